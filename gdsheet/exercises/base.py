@@ -1,0 +1,247 @@
+"""The one description of an exercise that every layer of gdsheet works from.
+
+An exercise says, once: which parameters it takes (names, defaults, valid
+ranges), and how to lay out a workbook for given parameters — sheets of
+labelled input cells, iteration tables whose columns are formula templates
+filled down, and, for every formula cell, the value the numpy reference
+computes for it.  The writer renders that layout, the verifier recomputes it
+from the parameters found in a workbook and compares cell by cell, the CLI
+builds its options from the parameter list.  None of them knows what a
+quadratic or a network is, so a new exercise is one new module.
+
+Column templates use ``{key}`` for this row's cell of the column ``key`` of the
+same table and ``{key[-1]}`` for the row above (any integer offset works);
+defined names (``learning_rate``) are written as they are.  Every data row of a
+column below its ``head`` rows carries the same relative formula.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+# ---------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an exercise.
+
+    ``name`` is the defined name of its input cell in the workbook; Excel
+    rejects single letters like ``c`` or ``r`` and anything that looks like a
+    cell (``lr1``), so names are descriptive (``coef_a``, ``learning_rate``).
+    """
+
+    key: str  # Python / CLI key: --x0, generate(..., x0=4)
+    name: str  # defined name in the workbook
+    label: str  # what a person reads next to the cell
+    default: Any
+    kind: str = "float"  # float | int | floats (comma-separated list) | str
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+    number_format: str = "General"
+    in_workbook: bool = True  # False: shapes the layout only (e.g. a list of rates)
+
+    def parse(self, text: str) -> Any:
+        """Turn command-line text into a checked value."""
+        try:
+            if self.kind == "int":
+                value: Any = int(text)
+            elif self.kind == "float":
+                value = float(text)
+            elif self.kind == "floats":
+                value = [float(t) for t in str(text).split(",") if t.strip()]
+                if not value:
+                    raise ValueError
+            else:
+                value = str(text)
+        except ValueError:
+            raise ValueError(f"--{self.key.replace('_', '-')}: expected {self.kind}, got {text!r}") from None
+        return self.check(value)
+
+    def check(self, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if not math.isfinite(v):
+                    raise ValueError(f"{self.key} must be a finite number, got {v}")
+                if self.minimum is not None and v < self.minimum:
+                    raise ValueError(f"{self.key} must be at least {self.minimum}, got {v}")
+                if self.maximum is not None and v > self.maximum:
+                    raise ValueError(f"{self.key} must be at most {self.maximum}, got {v}")
+        return value
+
+
+# -------------------------------------------------------------------- layout
+
+
+@dataclass
+class Cell:
+    """A single cell outside the iteration tables: a label, an input, a summary formula."""
+
+    row: int
+    col: int
+    value: Any = None  # the constant, or the reference value of a formula
+    formula: str | None = None  # "=..." ; None for a constant
+    name: str | None = None  # workbook-scoped defined name bound to this cell
+    style: str = "text"  # text | label | input | header | title | note | result
+    number_format: str | None = None
+    scale: float | None = None  # magnitude of the terms (tolerance floor); default |value|
+
+
+@dataclass
+class Column:
+    """A column of an iteration table: header, reference values, formula template."""
+
+    key: str  # identifier used in templates and as the DataFrame column name
+    header: str  # what the header cell says (never ``_x..._`` text: LibreOffice mangles it)
+    values: np.ndarray  # reference value of every data row (nan/inf = the engine shows an error)
+    formula: str | None = None  # template for data rows after the head rows; None = constants
+    head: Sequence[str | float] = ()  # the first data rows: "=..." formulas or constants
+    number_format: str = "0.000000"
+    width: float = 14
+    explanation: str = ""
+    scale: np.ndarray | None = None  # magnitude of the terms per row, for the tolerance floor
+
+
+@dataclass
+class Series:
+    """One curve: column ``y_key`` against column ``x_key`` of the table on ``sheet``."""
+
+    name: str
+    sheet: str
+    y_key: str
+    x_key: str = "iteration"
+
+
+@dataclass
+class Chart:
+    """A native scatter-with-lines chart, drawn on the sheet that lists it."""
+
+    title: str
+    series: list[Series]
+    y_title: str = ""
+    x_title: str = "iteration"
+    anchor: str = "I2"  # top-left cell
+    log_y: bool = False
+
+
+@dataclass
+class Table:
+    """An iteration table: header row at ``top``, one row per iteration below it."""
+
+    columns: list[Column]
+    top: int = 1  # header row
+    left: int = 1  # first column
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.columns[0].values) if self.columns else 0
+
+    def column_index(self, key: str) -> int:
+        for i, c in enumerate(self.columns):
+            if c.key == key:
+                return self.left + i
+        raise KeyError(key)
+
+
+@dataclass
+class SheetLayout:
+    name: str
+    cells: list[Cell] = field(default_factory=list)
+    table: Table | None = None
+    widths: dict[int, float] = field(default_factory=dict)  # column index -> width
+    charts: list[Chart] = field(default_factory=list)
+    hidden: bool = False
+    freeze: tuple[int, int] | None = None  # (row, col) of the first unfrozen cell
+    tab_color: str | None = None
+    local_names: dict[str, str] = field(default_factory=dict)  # sheet-scoped name -> "=Sheet!$B$3"
+
+
+@dataclass
+class Layout:
+    """Everything the writer needs; everything the verifier compares."""
+
+    exercise: str
+    params: dict[str, Any]
+    sheets: list[SheetLayout]
+    main_sheet: str = "Iterations"  # the table `read` returns by default
+    title: str = ""
+
+    def sheet(self, name: str) -> SheetLayout:
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# ------------------------------------------------------------------ exercise
+
+
+class Exercise:
+    """Base class: subclasses set ``name``, ``summary``, ``params`` and implement ``layout``."""
+
+    name: str = ""
+    summary: str = ""
+    params: list[Param] = []
+    presets: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overridden by ``values``, every value checked."""
+        known = {p.key: p for p in self.params}
+        out = {p.key: p.default for p in self.params}
+        for key, value in (values or {}).items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ValueError(f"{self.name}: unknown parameter {key!r} (known: {', '.join(known)})")
+            out[key] = known[key].check(value)
+        self.validate(out)
+        return out
+
+    def validate(self, params: dict[str, Any]) -> None:
+        """Cross-parameter checks (a subclass hook)."""
+
+    def layout(self, params: dict[str, Any]) -> Layout:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------ template fill
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\[([+-]?\d+)\])?\}")
+
+
+def col_letter(col: int) -> str:
+    """1 -> A, 28 -> AB."""
+    s = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def render(template: str, table: Table, row: int) -> str:
+    """The template's formula text for the cell of ``row`` (leading '=' kept)."""
+
+    def sub(m: re.Match[str]) -> str:
+        offset = int(m.group(2) or 0)
+        return f"{col_letter(table.column_index(m.group(1)))}{row + offset}"
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def magnitude(*terms: np.ndarray | float) -> np.ndarray:
+    """Sum of absolute values of the terms of a sum: the scale for the tolerance floor."""
+    total: Any = 0.0
+    with np.errstate(all="ignore"):
+        for t in terms:
+            total = total + np.abs(t)
+    return np.asarray(total, dtype=float)
+
+
+Builder = Callable[[dict[str, Any]], Layout]

@@ -1,0 +1,281 @@
+"""Gradient descent on f(x) = a·x² + b·x + c — the course's first spreadsheet.
+
+The lesson: f(x) = 5x² + 3x − 4 from x₀ = 4.  One row per iteration::
+
+    x_{k+1} = x_k − η·f′(x_k),   f′(x) = 2a·x + b
+
+Because f′ is linear, the distance to the minimum x* = −b/2a shrinks by the
+same factor every step: x_k − x* = (1 − 2aη)^k · (x₀ − x*).  So η < 1/a
+converges (oscillating when 1/2a < η), η = 1/a cycles between two points and
+η > 1/a diverges — the learning-rate comparison shows all of them.
+
+Defaults: the lesson's coefficients with η = 0.02 and 60 steps: the factor is
+0.8, so |x − x*| falls from 4.3 to 6.6e-6 in a table that fits on two screens.
+
+The numpy reference performs the formulas' own operations in the formulas'
+order, so a spreadsheet computing in IEEE doubles matches it to the last bits
+or within the documented tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, magnitude
+
+MAX_STEPS = 1_048_574  # header row + iteration 0 + steps rows = Excel's 1,048,576 rows
+
+
+def _run(a: float, b: float, c: float, x0: float, lr: float, steps: int) -> dict[str, np.ndarray]:
+    """The iteration table in numpy, operation for operation as the formulas do it."""
+    n = steps + 1
+    x = np.empty(n)
+    grad = np.empty(n)
+    x[0] = x0
+    with np.errstate(all="ignore"):
+        # the recurrence: a plain-float loop (numpy scalar indexing is ~10x slower)
+        xs = [float(x0)]
+        xk = float(x0)
+        g = 2 * a * xk + b
+        gs = [g]
+        for _ in range(steps):
+            xk = xk - lr * g if np.isfinite(g) else float("nan")
+            g = 2 * a * xk + b
+            gs.append(g)
+            xs.append(xk)
+        x[:] = xs
+        grad[:] = gs
+        x_min = -b / (2 * a)
+        k = np.arange(n, dtype=float)
+        values = {
+            "iteration": k,
+            "x": x,
+            "fx": a * x**2 + b * x + c,
+            "grad": 2 * a * x + b,
+            "step": lr * (2 * a * x + b),
+            "distance": np.abs(x - x_min),
+            "closed": x_min + (1 - 2 * a * lr) ** k * (x0 - x_min),
+        }
+    # overflow: once a value is not finite the spreadsheet shows #NUM! from there on
+    bad = ~np.isfinite(values["x"])
+    for key in ("x", "fx", "grad", "step", "distance"):
+        values[key] = np.where(bad, np.nan, values[key])
+    return values
+
+
+def behaviour(a: float, lr: float) -> str:
+    """How |x − x*| evolves: by the contraction factor q = 1 − 2aη."""
+    q = 1 - 2 * a * lr
+    if abs(q) < 1:
+        return "oscillates, converging" if q < 0 else "converges"
+    if q == -1:
+        return "cycles"
+    if q == 1:
+        return "stalls"
+    return "diverges"
+
+
+def _table(p: dict[str, Any], lr: float) -> Table:
+    a, b, c, x0, steps = p["a"], p["b"], p["c"], p["x0"], p["steps"]
+    v = _run(a, b, c, x0, lr, steps)
+    x_min = -b / (2 * a)
+    with np.errstate(all="ignore"):
+        prev_x = np.concatenate([[x0], v["x"][:-1]])
+        prev_step = np.concatenate([[0.0], v["step"][:-1]])
+        cols = [
+            Column("iteration", "iteration k", v["iteration"], number_format="0", width=11,
+                   explanation="k, the number of gradient-descent steps taken so far."),
+            Column("x", "x_k", v["x"], head=["=x_start"],
+                   formula="={x[-1]}-learning_rate*{grad[-1]}",
+                   scale=magnitude(prev_x, prev_step),
+                   explanation="Row 0 is the starting point x₀; every later row takes one step "
+                               "downhill: x_k = x_{k−1} − η·f′(x_{k−1})."),
+            Column("fx", "f(x_k)", v["fx"], formula="=coef_a*{x}^2+coef_b*{x}+coef_c",
+                   scale=magnitude(a * v["x"] ** 2, b * v["x"], c),
+                   explanation="The value of the function being minimised, a·x² + b·x + c."),
+            Column("grad", "f′(x_k)", v["grad"], formula="=2*coef_a*{x}+coef_b",
+                   scale=magnitude(2 * a * v["x"], b),
+                   explanation="The derivative 2a·x + b: the slope at x_k. Zero at the minimum."),
+            Column("step", "step η·f′(x_k)", v["step"], formula="=learning_rate*{grad}",
+                   explanation="How far the next row moves: the learning rate times the slope."),
+            Column("distance", "|x_k − x*|", v["distance"], formula="=ABS({x}-x_min)",
+                   scale=magnitude(v["x"], x_min),
+                   explanation="Distance to the minimum x* = −b/2a; it shrinks by |1 − 2aη| per step."),
+            Column("closed", "closed form x_k", v["closed"],
+                   formula="=x_min+(1-2*coef_a*learning_rate)^{iteration}*(x_start-x_min)",
+                   scale=magnitude(x_min, v["closed"] - x_min),
+                   explanation="x* + (1 − 2aη)^k·(x₀ − x*): the same x_k by hand, without iterating. "
+                               "It agrees with the x_k column while both are finite."),
+        ]
+    return Table(cols)
+
+
+class Quadratic(Exercise):
+    name = "quadratic"
+    summary = "gradient descent on f(x) = a·x² + b·x + c (the lesson: 5x² + 3x − 4 from x₀ = 4)"
+    params = [
+        Param("a", "coef_a", "a, coefficient of x²", 5.0, minimum=1e-12, help="must be > 0 so f has a minimum"),
+        Param("b", "coef_b", "b, coefficient of x", 3.0),
+        Param("c", "coef_c", "c, constant term", -4.0),
+        Param("x0", "x_start", "x₀, starting point", 4.0),
+        Param("lr", "learning_rate", "η, learning rate", 0.02, minimum=0.0),
+        Param("steps", "steps", "number of steps", 60, kind="int", minimum=1, maximum=MAX_STEPS,
+              number_format="0"),
+        Param("tolerance", "tolerance", "tolerance for |x − x*|", 1e-6, minimum=0.0,
+              number_format="0.0E+00", help="used by the learning-rate summary"),
+        Param("lrs", "learning_rates", "learning rates to compare", None, kind="floats", minimum=0.0,
+              in_workbook=False, help="comma-separated: one run per rate, side by side, with a summary"),
+    ]
+
+    def validate(self, p: dict[str, Any]) -> None:
+        if p["lrs"] is not None and len(p["lrs"]) > 50:
+            raise ValueError("lrs: at most 50 learning rates")
+        if p["lrs"] is not None and p["steps"] > 100_000:
+            raise ValueError("lrs: at most 100000 steps per rate in a comparison workbook")
+
+    # ------------------------------------------------------------------ layout
+
+    def layout(self, p: dict[str, Any]) -> Layout:
+        a, b, c = p["a"], p["b"], p["c"]
+        rates = p["lrs"]
+        single = rates is None
+        title = "Gradient descent on f(x) = a·x² + b·x + c"
+        params = SheetLayout("Parameters", widths={1: 34, 2: 14, 3: 62}, tab_color="#4472C4")
+        cells = params.cells
+        cells.append(Cell(1, 1, title, style="title"))
+        cells.append(Cell(2, 1, "Blue cells are inputs: change one and every table recalculates.", style="note"))
+        row = 4
+        for prm in self.params:
+            if not prm.in_workbook or (prm.key == "lr" and not single):
+                continue
+            cells.append(Cell(row, 1, prm.label, style="label"))
+            cells.append(Cell(row, 2, float(p[prm.key]), name=prm.name, style="input",
+                              number_format=prm.number_format))
+            if prm.help:
+                cells.append(Cell(row, 3, prm.help, style="note"))
+            row += 1
+        row += 1
+        cells.append(Cell(row, 1, "Derived (formulas)", style="header"))
+        cells += [
+            Cell(row + 1, 1, "x*, the minimum: −b / 2a", style="label"),
+            Cell(row + 1, 2, -b / (2 * a), formula="=-coef_b/(2*coef_a)", name="x_min", style="result",
+                 number_format="0.000000"),
+            Cell(row + 2, 1, "f(x*), the lowest value: c − b² / 4a", style="label"),
+            Cell(row + 2, 2, c - b**2 / (4 * a), formula="=coef_c-coef_b^2/(4*coef_a)", name="f_min",
+                 style="result", number_format="0.000000", scale=abs(c) + abs(b**2 / (4 * a))),
+        ]
+        row += 3
+        if single:
+            lr = p["lr"]
+            cells += [
+                Cell(row, 1, "contraction factor q = 1 − 2aη", style="label"),
+                Cell(row, 2, 1 - 2 * a * lr, formula="=1-2*coef_a*learning_rate", name="contraction",
+                     style="result", number_format="0.000000", scale=1 + abs(2 * a * lr)),
+                Cell(row, 3, "|q| < 1 converges; q = −1 cycles; |q| > 1 diverges", style="note"),
+            ]
+            charts = [
+                Chart("x_k approaching the minimum x*", [Series("x_k", "Iterations", "x")], y_title="x",
+                      anchor="I2"),
+                Chart("f(x_k) by iteration", [Series("f(x_k)", "Iterations", "fx")], y_title="f(x)",
+                      anchor="I18"),
+            ]
+            iterations = SheetLayout("Iterations", table=_table(p, lr), freeze=(2, 2), charts=charts)
+            sheets = [params, iterations, self._about(p, single)]
+            return Layout(self.name, dict(p), sheets, main_sheet="Iterations", title=title)
+
+        # one sheet per rate, each with the single-run formulas: a sheet-scoped name
+        # learning_rate points at that run's rate on the Parameters sheet
+        cells.append(Cell(row + 1, 1, "Learning rates compared", style="header"))
+        row += 2
+        names = [f"η = {lr:g}" for lr in rates]
+        if len(set(names)) != len(names):
+            names = [f"run {i}" for i in range(1, len(rates) + 1)]
+        summary = SheetLayout("Summary", widths={1: 8, 2: 12, 3: 12, 4: 24, 5: 20, 6: 16, 7: 16},
+                              freeze=(2, 1), tab_color="#70AD47")
+        heads = ["run", "η", "q = 1 − 2aη", "behaviour", "steps until |x − x*| < tolerance",
+                 "x after the last step", "f(x) after the last step"]
+        summary.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
+        chart = Chart("|x_k − x*| for every learning rate (log scale)", [], y_title="|x − x*|",
+                      anchor=f"A{len(rates) + 5}", log_y=True)
+        summary.charts.append(chart)
+        runs: list[SheetLayout] = []
+        last = p["steps"] + 2  # row of the last iteration
+        for i, (lr, sheet_name) in enumerate(zip(rates, names), start=1):
+            cells.append(Cell(row, 1, f"η of run {i} (sheet {sheet_name})", style="label"))
+            cells.append(Cell(row, 2, float(lr), name=f"learning_rate_{i}", style="input"))
+            table = _table(p, lr)
+            runs.append(SheetLayout(sheet_name, table=table, freeze=(2, 2),
+                                    local_names={"learning_rate": f"=Parameters!$B${row}"},
+                                    charts=[Chart(f"x_k with η = {lr:g}", [Series("x_k", sheet_name, "x")],
+                                                  y_title="x", anchor="I2")]))
+            row += 1
+            chart.series.append(Series(f"η = {lr:g}", sheet_name, "distance"))
+            r = i + 1
+            quoted = "'" + sheet_name.replace("'", "''") + "'"
+            dist_range = f"{quoted}!$F$2:$F${last}"
+            dist = table.columns[5].values
+            reached = np.nonzero(dist < p["tolerance"])[0]
+            xs, fxs = table.columns[1].values, table.columns[2].values
+            summary.cells += [
+                Cell(r, 1, float(i), number_format="0"),
+                Cell(r, 2, float(lr), formula=f"=learning_rate_{i}", number_format="General"),
+                Cell(r, 3, 1 - 2 * a * lr, formula=f"=1-2*coef_a*B{r}", number_format="0.000",
+                     scale=1 + abs(2 * a * lr)),
+                Cell(r, 4, behaviour(a, lr),
+                     formula=f'=IF(ABS(C{r})<1,IF(C{r}<0,"oscillates, converging","converges"),'
+                             f'IF(C{r}=-1,"cycles",IF(C{r}=1,"stalls","diverges")))'),
+                Cell(r, 5, float(reached[0]) if len(reached) else "not reached",
+                     formula=f'=IF(COUNTIF({dist_range},"<"&tolerance)=0,"not reached",'
+                             f'COUNTIF({dist_range},">="&tolerance))', number_format="0"),
+                Cell(r, 6, xs[-1], formula=f"={quoted}!B{last}", number_format="0.000E+00"),
+                Cell(r, 7, fxs[-1], formula=f"={quoted}!C{last}", number_format="0.000E+00",
+                     scale=float(table.columns[2].scale[-1]) if table.columns[2].scale is not None else None),
+            ]
+        summary.cells.append(Cell(len(rates) + 3, 1,
+                                  "Each run has its own sheet with the formulas of a single run; on each, "
+                                  "the sheet-scoped name learning_rate points at that run's η on the "
+                                  "Parameters sheet.", style="note"))
+        sheets = [params, summary, *runs, self._about(p, single)]
+        return Layout(self.name, dict(p), sheets, main_sheet="Summary", title=title)
+
+    def _about(self, p: dict[str, Any], single: bool) -> SheetLayout:
+        about = SheetLayout("About", widths={1: 22, 2: 100})
+        lines: list[tuple[str, str]] = [
+            ("What this is", "Gradient descent on f(x) = a·x² + b·x + c, one row per iteration, "
+                             "generated by gdsheet. Every number in the tables is a live formula."),
+            ("The update", "x_{k+1} = x_k − η·f′(x_k) with f′(x) = 2a·x + b."),
+            ("Closed form", "x_k + b/2a = (1 − 2aη)^k · (x₀ + b/2a). With x* = −b/2a: the distance to "
+                            "the minimum is multiplied by q = 1 − 2aη every step."),
+            ("Convergence", "|q| < 1 converges (oscillating around x* when q < 0, i.e. 1/2a < η < 1/a); "
+                            "q = −1 (η = 1/a) cycles between two points; |q| > 1 diverges until the numbers "
+                            "overflow and the spreadsheet shows #NUM!."),
+            ("Inputs", "The blue cells on the Parameters sheet are named (coef_a, coef_b, coef_c, x_start, "
+                       + ("learning_rate" if single else "learning_rate_1, learning_rate_2, …")
+                       + ", steps, tolerance): the formulas use these names."),
+        ]
+        about.cells.append(Cell(1, 1, "About this workbook", style="title"))
+        r = 3
+        for k, v in lines:
+            about.cells.append(Cell(r, 1, k, style="label"))
+            about.cells.append(Cell(r, 2, v, style="text"))
+            r += 1
+        r += 1
+        about.cells.append(Cell(r, 1, "Column", style="header"))
+        about.cells.append(Cell(r, 2, "Meaning", style="header"))
+        r += 1
+        for col in _table(dict(p, steps=1), p["lr"] if single else p["lrs"][0]).columns:
+            about.cells.append(Cell(r, 1, col.header, style="label"))
+            about.cells.append(Cell(r, 2, col.explanation, style="text"))
+            r += 1
+        if not single:
+            r += 1
+            about.cells.append(Cell(r, 1, "Summary sheet", style="label"))
+            about.cells.append(Cell(r, 2, "One row per learning rate: the factor 1 − 2aη, the behaviour it "
+                                          "implies, and how many steps it takes to come within the tolerance "
+                                          "of x* (COUNTIF over the run's distance column).", style="text"))
+        return about
+
+
+EXERCISE = Quadratic()

@@ -1,0 +1,52 @@
+"""What exercise a workbook holds, stored inside the workbook itself.
+
+A hidden sheet survives a save in Excel, LibreOffice, Gnumeric and Google
+Sheets (custom document properties do not survive all of them), so the
+exercise name and its generation parameters live on a hidden sheet of
+key/value rows.  ``verify`` and ``check`` read it to know what they are
+looking at; the parameter *values* a table uses are then read from the named
+input cells, because a person may have changed them on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+META_SHEET = "gdsheet"
+MAGIC = "gdsheet workbook"
+
+
+def metadata_rows(exercise: str, params: dict[str, Any], main_sheet: str) -> list[tuple[str, str]]:
+    from .. import __version__
+
+    return [
+        ("format", MAGIC),
+        ("note", "Written by gdsheet to recognise this workbook. Please leave this sheet as it is."),
+        ("version", __version__),
+        ("exercise", exercise),
+        ("main sheet", main_sheet),
+        ("parameters", json.dumps(params, sort_keys=True, default=float)),
+    ]
+
+
+class NotGdsheet(ValueError):
+    """The workbook has no (valid) gdsheet metadata sheet."""
+
+
+def parse_metadata(values: dict[tuple[int, int], Any]) -> dict[str, Any]:
+    """Read the key/value rows back from the hidden sheet's cell values."""
+    rows: dict[str, Any] = {}
+    for (r, c), v in values.items():
+        if c == 1 and isinstance(v, str):
+            rows[v] = values.get((r, 2))
+    if rows.get("format") != MAGIC or not isinstance(rows.get("exercise"), str):
+        raise NotGdsheet("not a gdsheet workbook (no gdsheet metadata sheet)")
+    try:
+        params = json.loads(rows.get("parameters") or "{}")
+    except (TypeError, json.JSONDecodeError):
+        raise NotGdsheet("gdsheet metadata sheet is damaged (parameters are not JSON)") from None
+    if not isinstance(params, dict):
+        raise NotGdsheet("gdsheet metadata sheet is damaged (parameters are not a mapping)")
+    return {"exercise": rows["exercise"], "version": rows.get("version"),
+            "main_sheet": rows.get("main sheet") or "Iterations", "params": params}
