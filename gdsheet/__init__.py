@@ -1,3 +1,25 @@
-"""gdsheet: gradient descent in a spreadsheet, with proof that Python and the spreadsheet agree."""
+"""gdsheet: gradient descent in a spreadsheet, with proof that Python and the spreadsheet agree.
+
+The Python API mirrors the command line::
+
+    import gdsheet
+    gdsheet.generate("quadratic", "q.xlsx", lr=0.05, steps=100)
+    gdsheet.read("q.xlsx")        # pandas DataFrame
+    gdsheet.verify("q.xlsx").ok   # True
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "generate", "layout", "read", "verify", "Report", "VerifyError"]
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: `python -m gdsheet --version` and the formula package
+    # should not pay for pandas
+    if name in __all__:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

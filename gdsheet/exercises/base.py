@@ -46,6 +46,7 @@ class Param:
     help: str = ""
     number_format: str = "General"
     in_workbook: bool = True  # False: shapes the layout only (e.g. a list of rates)
+    live: bool = True  # False: the input cell is informative (changing it cannot reshape the tables)
 
     def parse(self, text: str) -> Any:
         """Turn command-line text into a checked value."""
@@ -206,6 +207,27 @@ class Exercise:
 
     def validate(self, params: dict[str, Any]) -> None:
         """Cross-parameter checks (a subclass hook)."""
+
+    def from_inputs(self, generated: dict[str, Any], inputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The parameters a workbook computes with now, from its named input cells.
+
+        A person may change an input cell on purpose (that is what live formulas are
+        for), so the reference follows the cells; each change is reported as a note.
+        """
+        params = dict(generated)
+        notes = []
+        for prm in self.params:
+            if not (prm.in_workbook and prm.live) or prm.name not in inputs:
+                continue
+            value = inputs[prm.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                notes.append(f"input cell {prm.name} holds {value!r}, not a number; using the generated "
+                             f"{params[prm.key]!r}")
+                continue
+            if value != params[prm.key]:
+                notes.append(f"{prm.name} changed since generation: {params[prm.key]!r} → {value!r}")
+                params[prm.key] = int(value) if prm.kind == "int" else float(value)
+        return params, notes
 
     def layout(self, params: dict[str, Any]) -> Layout:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -122,7 +122,7 @@ class Quadratic(Exercise):
         Param("x0", "x_start", "x₀, starting point", 4.0),
         Param("lr", "learning_rate", "η, learning rate", 0.02, minimum=0.0),
         Param("steps", "steps", "number of steps", 60, kind="int", minimum=1, maximum=MAX_STEPS,
-              number_format="0"),
+              number_format="0", live=False, help="the number of rows below iteration 0"),
         Param("tolerance", "tolerance", "tolerance for |x − x*|", 1e-6, minimum=0.0,
               number_format="0.0E+00", help="used by the learning-rate summary"),
         Param("lrs", "learning_rates", "learning rates to compare", None, kind="floats", minimum=0.0,
@@ -134,6 +134,18 @@ class Quadratic(Exercise):
             raise ValueError("lrs: at most 50 learning rates")
         if p["lrs"] is not None and p["steps"] > 100_000:
             raise ValueError("lrs: at most 100000 steps per rate in a comparison workbook")
+
+    def from_inputs(self, generated: dict[str, Any], inputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        params, notes = super().from_inputs(generated, inputs)
+        if params["lrs"] is not None:  # one rate cell per run: learning_rate_1, learning_rate_2, ...
+            rates = list(params["lrs"])
+            for i, old in enumerate(rates):
+                value = inputs.get(f"learning_rate_{i + 1}")
+                if isinstance(value, float) and value != old:
+                    notes.append(f"learning_rate_{i + 1} changed since generation: {old!r} → {value!r}")
+                    rates[i] = value
+            params["lrs"] = rates
+        return params, notes
 
     # ------------------------------------------------------------------ layout
 

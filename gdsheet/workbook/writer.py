@@ -133,10 +133,14 @@ def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
                     dst.writestr(info, data)
                     continue
                 assert sl.table is not None
-                with dst.open(zipfile.ZipInfo(info.filename, date_time=info.date_time), "w",
-                              force_zip64=True) as out:
+                part = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                part.compress_type = zipfile.ZIP_DEFLATED
+                with dst.open(part, "w", force_zip64=True) as out:
                     for chunk in _splice(data.decode("utf-8"), sl.table, table_formats[sl.name]):
                         out.write(chunk.encode("utf-8"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a workbook is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -1,0 +1,76 @@
+"""The Python API: what the command line does, as functions.
+
+    >>> import gdsheet
+    >>> path = gdsheet.generate("quadratic", "q.xlsx", lr=0.05, steps=100)
+    >>> frame = gdsheet.read(path)               # pandas DataFrame of the iterations
+    >>> report = gdsheet.verify(path)            # Report; report.ok is True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .exercises import get as get_exercise
+from .exercises.base import Layout
+from .formula.errors import FormulaError
+from .verify import Report, VerifyError
+from .verify import verify as _verify
+from .workbook.frame import sheet_frame
+from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
+from .workbook.reader import read_workbook
+from .workbook.writer import write_layout
+
+
+def layout(exercise: str, **params: Any) -> Layout:
+    """The exercise's layout for ``params`` (defaults for the rest): what `generate` writes."""
+    ex = get_exercise(exercise)
+    return ex.layout(ex.resolve(params))
+
+
+def generate(exercise: str = "quadratic", path: str | os.PathLike[str] | None = None, **params: Any) -> Path:
+    """Write the exercise's workbook (live formulas with cached values) and return its path."""
+    out = Path(path) if path is not None else Path(f"{exercise}.xlsx")
+    return write_layout(layout(exercise, **params), out)
+
+
+def read(path: str | os.PathLike[str], sheet: str | None = None) -> pd.DataFrame:
+    """A sheet's table as a DataFrame (default: a gdsheet workbook's main table, else the first sheet).
+
+    Formula cells without a cached value are evaluated by gdsheet's evaluator.
+    """
+    wb = read_workbook(path)
+    name = sheet
+    if name is None:
+        meta = next((s for s in wb.sheets.values() if s.name.lower() == META_SHEET), None)
+        try:
+            name = parse_metadata(meta.values)["main_sheet"] if meta is not None else None
+        except NotGdsheet:
+            name = None
+        if name is None or name not in wb.sheets:
+            name = next(s.name for s in wb.sheets.values() if s.state == "visible")
+    try:
+        target = wb.sheet(name)
+    except KeyError:
+        raise ValueError(f"{Path(path).name}: no sheet named {name!r} "
+                         f"(sheets: {', '.join(wb.sheets)})") from None
+    computed: dict[tuple[int, int], Any] = {}
+    if any(key not in target.values for key in target.formulas):
+        from .formula.evaluator import evaluate
+
+        try:
+            computed = evaluate(wb, strict=False).values.get(target.name, {})
+        except FormulaError:
+            computed = {}
+    return sheet_frame(target, computed)
+
+
+def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), **kwargs: Any) -> Report:
+    """Check a gdsheet workbook against its numpy reference; see :func:`gdsheet.verify.verify`."""
+    return _verify(path, engines, **kwargs)
+
+
+__all__ = ["generate", "layout", "read", "verify", "Report", "VerifyError"]
