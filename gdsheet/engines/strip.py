@@ -279,6 +279,7 @@ def strip_cached_values(src: Path, dst: Path) -> None:
                     with zin.open(info) as fin, zout.open(out_info, "w", force_zip64=info.file_size > 0x7FFF0000) as fout:
                         while block := fin.read(CHUNK):
                             fout.write(block)
+        os.chmod(tmp, os.stat(src).st_mode & 0o777)  # mkstemp made it 0600
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
