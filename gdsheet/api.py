@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
 from .exercises import get as get_exercise
 from .exercises.base import Layout
 from .formula.errors import FormulaError
-from .verify import Report, VerifyError
-from .verify import verify as _verify
 from .workbook.frame import sheet_frame
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
 from .workbook.reader import read_workbook
 from .workbook.writer import write_layout
+
+if TYPE_CHECKING:
+    from .verify import Report
 
 
 def layout(exercise: str, **params: Any) -> Layout:
@@ -68,9 +69,19 @@ def read(path: str | os.PathLike[str], sheet: str | None = None) -> pd.DataFrame
     return sheet_frame(target, computed)
 
 
-def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), **kwargs: Any) -> Report:
+def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), **kwargs: Any) -> "Report":
     """Check a gdsheet workbook against its numpy reference; see :func:`gdsheet.verify.verify`."""
+    from .verify import verify as _verify
+
     return _verify(path, engines, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Report", "VerifyError"):
+        from . import verify as _module
+
+        return getattr(_module, name)
+    raise AttributeError(name)
 
 
 __all__ = ["generate", "layout", "read", "verify", "Report", "VerifyError"]

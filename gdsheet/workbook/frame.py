@@ -26,7 +26,8 @@ def header_row(sheet: Sheet) -> int:
 
 def sheet_frame(sheet: Sheet, computed: dict[tuple[int, int], Any] | None = None,
                 top: int | None = None) -> pd.DataFrame:
-    """The table whose header is on row ``top`` (default: the first row with text)."""
+    """The table whose header is on row ``top`` (default: the first row with text), down to its
+    first empty row."""
     computed = computed or {}
     top = header_row(sheet) if top is None else top
     keys = set(sheet.values) | set(sheet.formulas)
@@ -40,16 +41,17 @@ def sheet_frame(sheet: Sheet, computed: dict[tuple[int, int], Any] | None = None
         names.append(str(h) if h is not None else f"column {c}")
     data: dict[str, list[Any]] = {n: [] for n in names}
     for r in range(top + 1, last + 1):
-        for n, c in zip(names, cols):
+        row = []
+        for c in cols:
             v = sheet.values.get((r, c))
             if v is None and (r, c) in sheet.formulas:
                 v = computed.get((r, c))
+            row.append(v)
+        if all(v is None for v in row) and not any((r, c) in sheet.formulas for c in cols):
+            break  # the table ends at its first empty row, as Excel's current region does
+        for n, v in zip(names, row):
             data[n].append(v)
-    frame = pd.DataFrame({n: _column(vals) for n, vals in data.items()})
-    # drop trailing rows that are entirely empty
-    while len(frame) and frame.iloc[-1].isna().all():
-        frame = frame.iloc[:-1]
-    return frame
+    return pd.DataFrame({n: _column(vals) for n, vals in data.items()})
 
 
 def _column(values: list[Any]) -> Any:
