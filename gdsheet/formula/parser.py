@@ -768,16 +768,13 @@ def fill_down_template(text: str, row: int) -> Callable[[int], str] | None:
                 cuts.append((s2 + base, s2 + base + len(str(r2)), r2 - row))
     cuts.sort()
     pieces: list[str] = []
-    args: list[str] = []
     last = 0
     for start, end, off in cuts:
-        pieces.append(text[last:start].replace("%", "%%"))
-        pieces.append("%d")
-        args.append(f"r{off:+d}" if off else "r")
+        pieces.append(text[last:start].replace("{", "{{").replace("}", "}}"))
+        pieces.append("{r%+d}" % off if off else "{r}")
         last = end
-    pieces.append(text[last:].replace("%", "%%"))
-    fmt = "".join(pieces)
-    if not args:
+    pieces.append(text[last:].replace("{", "{{").replace("}", "}}"))
+    if not cuts:
         return lambda r, _t=text: _t
-    src = f"lambda r: {fmt!r} % ({', '.join(args)},)"
-    return eval(src)  # noqa: S307 - source built above from repr() and integers only
+    src = "lambda r: f" + repr("".join(pieces))
+    return eval(src)  # noqa: S307 - an f-string built from repr() and integers only

@@ -1,0 +1,660 @@
+"""Formula shape -> Python function, generated as source and compiled once per shape.
+
+Why generate source: a 100,000-row gradient-descent table is 400,000 formula
+cells but only a handful of distinct shapes (see :func:`parser.to_shape`).
+Walking a syntax tree for every cell costs tens of microseconds per cell; a
+function generated for the shape costs about one.  The generated code keeps
+values as plain Python floats (never numpy scalars: indexing numpy element by
+element in a Python loop is ~10x slower, see speed.md), inlines the all-float
+fast path of ``+ - * /`` and integer powers, and calls the Excel-semantics
+helpers of :mod:`functions` for everything else (text, booleans, errors, empty
+cells).  Every arithmetic step is one IEEE operation in the formula's own order,
+and a non-finite intermediate becomes ``#NUM!`` at once, as in Excel.
+
+A compiled shape is bound to a :class:`Context` (which sheet "the current sheet"
+is, where other sheets' values live) before use; ``compiled.bind(ctx)`` returns a
+plain ``f(row, col) -> value``.  ``compiled(ctx, row, col)`` does both for
+one-off use.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from . import functions as fx
+from .errors import ERRORS_BY_CODE, NAME, NUM, REF, VALUE, ExcelError, FormulaSyntaxError, UnsupportedFunction
+from .functions import FUNCTIONS, OMITTED, Area, Value
+from .parser import (
+    MAX_COL,
+    MAX_ROW,
+    ArrayConst,
+    Binary,
+    Bool,
+    Call,
+    ErrorLit,
+    External,
+    Missing,
+    Name,
+    Node,
+    Number,
+    Percent,
+    Range,
+    Ref,
+    String,
+    Unary,
+)
+
+__all__ = [
+    "Context",
+    "SheetView",
+    "SimpleContext",
+    "CompiledShape",
+    "compile_shape",
+    "MISSING",
+]
+
+CellKey = tuple[int, int]
+
+
+class SheetView(Protocol):
+    """What compiled code reads from one sheet."""
+
+    name: str
+    results: dict[CellKey, Value]  # computed formula values; an absent key goes through miss()
+
+    def miss(self, row: int, col: int) -> Value:
+        """Value of a cell absent from ``results``: its constant, None (empty), #REF!
+        (outside the sheet), or raise to ask the evaluator to compute a pending
+        formula first."""
+
+    def const(self, row: int, col: int) -> Value:
+        """The value of a cell that cannot change during evaluation (a constant,
+        an empty cell, #REF! outside the sheet), or MISSING for a formula cell.
+        Compiled code reads absolute references to constants once, when bound."""
+
+    def area(self, r1: int, c1: int, r2: int, c2: int) -> Area | ExcelError:
+        """The rectangle as an Area (or #REF! when it leaves the sheet)."""
+
+
+class Context(Protocol):
+    def view(self, sheet: str | None) -> SheetView:
+        """The view of ``sheet`` (None: the sheet the formula is on).  A sheet that
+        does not exist gives a view whose every cell is #REF!."""
+
+
+class MissingSentinel:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = MissingSentinel()
+
+
+# ------------------------------------------------------------ simple context
+class _DictView:
+    def __init__(self, name: str, values: dict[CellKey, Value] | None) -> None:
+        self.name = name
+        self.exists = values is not None
+        self.values = {} if values is None else values
+        self.results = self.values
+        keys = list(self.values)
+        self.max_row = max((k[0] for k in keys), default=0)
+        self.max_col = max((k[1] for k in keys), default=0)
+
+    def miss(self, row: int, col: int) -> Value:
+        if not self.exists or row < 1 or col < 1 or row > MAX_ROW or col > MAX_COL:
+            return REF
+        return None
+
+    def const(self, row: int, col: int) -> Value:
+        v = self.values.get((row, col))
+        return self.miss(row, col) if v is None else v
+
+    def area(self, r1: int, c1: int, r2: int, c2: int) -> Area | ExcelError:
+        if not self.exists or r1 < 1 or c1 < 1 or r2 > MAX_ROW or c2 > MAX_COL:
+            return REF
+        get = self.values.get
+        rows = [[get((r, c)) for c in range(c1, min(c2, self.max_col) + 1)]
+                for r in range(r1, min(r2, self.max_row) + 1)]
+        return Area(rows, r2 - r1 + 1, c2 - c1 + 1, self, r1, c1)
+
+
+class SimpleContext:
+    """A context over plain dicts of values, without dependency tracking: for
+    evaluating a shape against known values (tests, one-off checks)."""
+
+    def __init__(self, sheets: dict[str, dict[CellKey, Value]], sheet: str) -> None:
+        self._sheets = {name.lower(): (name, vals) for name, vals in sheets.items()}
+        self.sheet = sheet
+        self._views: dict[str | None, _DictView] = {}
+
+    def view(self, sheet: str | None) -> _DictView:
+        key = (sheet or self.sheet).lower()
+        v = self._views.get(key)
+        if v is None:
+            name, vals = self._sheets.get(key, (sheet or self.sheet, None))
+            v = self._views[key] = _DictView(name, vals)
+        return v
+
+
+# ------------------------------------------------------------------ helpers
+def _range_op(a: Value, b: Value) -> Value:
+    """``x:y`` where an end is not a plain cell (``INDEX(..):INDEX(..)``)."""
+    if a.__class__ is ExcelError:
+        return a
+    if b.__class__ is ExcelError:
+        return b
+    if a.__class__ is not Area or b.__class__ is not Area or a.sheet is None or b.sheet is None:
+        return VALUE
+    if a.sheet is not b.sheet:
+        return VALUE
+    r1 = min(a.r1, b.r1)
+    c1 = min(a.c1, b.c1)
+    r2 = max(a.r1 + a.nrows - 1, b.r1 + b.nrows - 1)
+    c2 = max(a.c1 + a.ncols - 1, b.c1 + b.ncols - 1)
+    return a.sheet.area(r1, c1, r2, c2)
+
+
+def _choose_index(v: Value, n: int) -> int | ExcelError:
+    x = fx.to_number(v)
+    if x.__class__ is ExcelError:
+        return x
+    k = int(x)
+    return k if 1 <= k <= n else VALUE
+
+
+def _final(v: Value, row: int, col: int) -> Value:
+    """A formula's own result: a range is intersected, an empty cell shows 0."""
+    if v.__class__ is Area:
+        v = fx.implicit_intersection(v, row, col)
+    if v is None:
+        return 0.0
+    return float(v) if v.__class__ is int else v
+
+
+_GLOBALS: dict[str, Any] = {
+    "_M": MISSING,
+    "NUM": NUM,
+    "REF": REF,
+    "NAME": NAME,
+    "VALUE": VALUE,
+    "OMITTED": OMITTED,
+    "ExcelError": ExcelError,
+    "Area": Area,
+    "_ii": fx.implicit_intersection,
+    "_final": _final,
+    "_to_bool": fx.to_bool,
+    "_range_op": _range_op,
+    "_choose_index": _choose_index,
+    "_abin": fx.array_binop,
+    "_aun": fx.array_unop,
+    "op_add": fx.op_add,
+    "op_sub": fx.op_sub,
+    "op_mul": fx.op_mul,
+    "op_div": fx.op_div,
+    "op_pow": fx.op_pow,
+    "op_neg": fx.op_neg,
+    "op_plus": fx.op_plus,
+    "op_percent": fx.op_percent,
+    "op_concat": fx.op_concat,
+    "op_eq": fx.op_eq,
+    "op_ne": fx.op_ne,
+    "op_lt": fx.op_lt,
+    "op_gt": fx.op_gt,
+    "op_le": fx.op_le,
+    "op_ge": fx.op_ge,
+    "NA": ERRORS_BY_CODE["#N/A"],
+}
+for _code, _err in ERRORS_BY_CODE.items():
+    _GLOBALS["E_" + "".join(ch if ch.isalnum() else "_" for ch in _code)] = _err
+
+_ARITH = {"+": ("op_add", "+"), "-": ("op_sub", "-"), "*": ("op_mul", "*"), "/": ("op_div", "/")}
+_OTHER_BIN = {"^": "op_pow", "&": "op_concat", "=": "op_eq", "<>": "op_ne", "<": "op_lt",
+              ">": "op_gt", "<=": "op_le", ">=": "op_ge"}
+# functions whose result can be a reference/array even with scalar arguments
+_AREA_RESULT = {"INDEX", "CHOOSE"}
+
+# result kinds of compiled sub-expressions
+NUMK = "num"  # statically a float (a literal)
+VALK = "val"  # a scalar, never None and never an Area
+REFK = "ref"  # a scalar or None (an empty cell)
+ANYK = "any"  # anything, including an Area
+
+
+class _Gen:
+    """Emits the statements of one function body; each sub-expression ends up in
+    a temporary (or is a literal), so operands are evaluated once, left first."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.indent = 2
+        self.ntemp = 0
+        self.consts: dict[str, Any] = {}
+        self.const_ids: dict[int, str] = {}
+        self.views: dict[str | None, int] = {}
+        self.hoisted: dict[tuple[int, int, int], str] = {}  # (view, row, col) -> bind-time constant
+        self.reads: dict[tuple[int, str, str], str] = {}  # unconditional reads already in a temp
+
+    # -- plumbing
+    def tmp(self) -> str:
+        self.ntemp += 1
+        return f"t{self.ntemp}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+    def const(self, obj: Any, hint: str = "K") -> str:
+        key = id(obj)
+        name = self.const_ids.get(key)
+        if name is None:
+            name = f"{hint}{len(self.consts)}"
+            self.consts[name] = obj
+            self.const_ids[key] = name
+        return name
+
+    def view(self, sheet: str | None) -> int:
+        key = sheet.lower() if sheet is not None else None
+        idx = self.views.get(key)
+        if idx is None:
+            idx = self.views[key] = len(self.views)
+        return idx
+
+    def view_names(self) -> list[tuple[int, str | None]]:
+        return [(i, s) for s, i in self.views.items()]
+
+    # -- coordinates
+    @staticmethod
+    def _coord(base: str, value: int, absolute: bool) -> str:
+        if absolute:
+            return str(value)
+        if value == 0:
+            return base
+        return f"{base} + {value}" if value > 0 else f"{base} - {-value}"
+
+    # -- nodes
+    def expr(self, node: Node, mode: str) -> tuple[str, str]:
+        """Compile ``node``; mode "value" (one scalar), "raw" (areas pass) or
+        "array" (operators work element-wise).  Returns (code, kind)."""
+        cls = node.__class__
+        if cls is Number:
+            return repr(float(node.value)), NUMK
+        if cls is String:
+            return repr(node.value), VALK
+        if cls is Bool:
+            return ("True" if node.value else "False"), VALK
+        if cls is ErrorLit:
+            return self.const(ERRORS_BY_CODE.get(node.code, NAME), "ERR"), VALK
+        if cls is Missing:
+            return "None", REFK
+        if cls is External:
+            return "REF", VALK
+        if cls is Name:
+            return "NAME", VALK  # names are inlined by the evaluator; a leftover one is unknown
+        if cls is Ref:
+            if mode == "raw":
+                return self.area_read(node.sheet, node.row, node.col, node.row, node.col,
+                                      node.row_abs, node.col_abs, node.row_abs, node.col_abs), ANYK
+            return self.cell_read(node), REFK
+        if cls is Range:
+            code = self.area_read(node.sheet, node.r1, node.c1, node.r2, node.c2,
+                                  node.r1_abs, node.c1_abs, node.r2_abs, node.c2_abs)
+            if mode == "value":
+                t = self.tmp()
+                self.emit(f"{t} = _ii({code}, row, col)")
+                return t, REFK
+            return code, ANYK
+        if cls is ArrayConst:
+            rows = [[self._const_value(x) for x in row] for row in node.rows]
+            area = Area(rows)
+            if mode == "value":
+                return self.const(fx.implicit_intersection(area, 1, 1), "K"), VALK
+            return self.const(area, "ARR"), ANYK
+        if cls is Unary:
+            return self.unary(node, mode)
+        if cls is Percent:
+            x, _ = self.expr(node.operand, "array" if mode == "array" else "value")
+            t = self.tmp()
+            if mode == "array":
+                self.emit(f"{t} = _aun(op_percent, {x})")
+                return t, ANYK
+            self.emit(f"{t} = op_percent({x})")
+            return t, VALK
+        if cls is Binary:
+            return self.binary(node, mode)
+        if cls is Call:
+            return self.call(node, mode)
+        raise TypeError(f"not a formula node: {node!r}")
+
+    @staticmethod
+    def _const_value(node: Node) -> Value:
+        if isinstance(node, Number):
+            return float(node.value)
+        if isinstance(node, (String, Bool)):
+            return node.value
+        if isinstance(node, ErrorLit):
+            return ERRORS_BY_CODE.get(node.code, NAME)
+        raise FormulaSyntaxError(f"not a constant in an array: {node!r}")
+
+    def cell_read(self, ref: Ref) -> str:
+        v = self.view(ref.sheet)
+        r = self._coord("row", ref.row, ref.row_abs)
+        c = self._coord("col", ref.col, ref.col_abs)
+        seen = self.reads.get((v, r, c))
+        if seen is not None:
+            return seen
+        t = self.tmp()
+        if ref.row_abs and ref.col_abs:
+            # a constant cell is read once, when the function is bound
+            k = self.hoisted.get((v, ref.row, ref.col))
+            if k is None:
+                k = self.hoisted[(v, ref.row, ref.col)] = f"C{len(self.hoisted)}"
+            self.emit(f"{t} = {k}")
+            self.emit(f"if {t} is _M:")
+            self.emit(f"    {t} = R{v}.get(({r}, {c}), _M)")
+            self.emit(f"    if {t} is _M: {t} = X{v}({r}, {c})")
+        else:
+            self.emit(f"{t} = R{v}.get(({r}, {c}), _M)")
+            self.emit(f"if {t} is _M: {t} = X{v}({r}, {c})")
+        if self.indent == 2:  # not inside a branch: later reads of the cell can reuse it
+            self.reads[(v, r, c)] = t
+        return t
+
+    def area_read(self, sheet: str | None, r1: int, c1: int, r2: int, c2: int,
+                  a1: bool, b1: bool, a2: bool, b2: bool) -> str:
+        v = self.view(sheet)
+        t = self.tmp()
+        self.emit(f"{t} = A{v}({self._coord('row', r1, a1)}, {self._coord('col', c1, b1)}, "
+                  f"{self._coord('row', r2, a2)}, {self._coord('col', c2, b2)})")
+        return t
+
+    def unary(self, node: Unary, mode: str) -> tuple[str, str]:
+        if mode == "array":
+            x, _ = self.expr(node.operand, "array")
+            t = self.tmp()
+            self.emit(f"{t} = _aun({'op_neg' if node.op == '-' else 'op_plus'}, {x})")
+            return t, ANYK
+        x, kind = self.expr(node.operand, "value")
+        if node.op == "+":
+            return x, kind
+        if kind == NUMK:
+            return repr(-float(x)), NUMK
+        t = self.tmp()
+        self.emit(f"{t} = -{x} if {x}.__class__ is float else op_neg({x})")
+        return t, VALK
+
+    def binary(self, node: Binary, mode: str) -> tuple[str, str]:
+        op = node.op
+        if op == ":":
+            a, _ = self.expr(node.left, "raw")
+            b, _ = self.expr(node.right, "raw")
+            t = self.tmp()
+            self.emit(f"{t} = _range_op({a}, {b})")
+            if mode == "value":
+                self.emit(f"{t} = _ii({t}, row, col)")
+                return t, REFK
+            return t, ANYK
+        if mode == "array":
+            a, _ = self.expr(node.left, "array")
+            b, _ = self.expr(node.right, "array")
+            t = self.tmp()
+            helper = _ARITH[op][0] if op in _ARITH else _OTHER_BIN[op]
+            self.emit(f"{t} = _abin({helper}, {a}, {b})")
+            return t, ANYK
+        a, ka = self.expr(node.left, "value")
+        b, kb = self.expr(node.right, "value")
+        t = self.tmp()
+        if op in _ARITH:
+            helper, pyop = _ARITH[op]
+            checks = [f"{x}.__class__ is float" for x, k in ((a, ka), (b, kb)) if k != NUMK]
+            if op == "/":
+                if kb == NUMK and float(b) == 0.0:
+                    self.emit(f"{t} = op_div({a}, {b})")
+                    return t, VALK
+                if kb != NUMK:
+                    checks.append(f"{b} != 0.0")
+            if not checks:  # two literals
+                self.emit(f"{t} = op_{helper[3:]}({a}, {b})")
+                return t, VALK
+            self.emit(f"if {' and '.join(checks)}:")
+            self.emit(f"    {t} = {a} {pyop} {b}")
+            self.emit(f"    if {t} - {t} != 0.0: {t} = NUM")
+            self.emit("else:")
+            self.emit(f"    {t} = {helper}({a}, {b})")
+            return t, VALK
+        if op == "^" and kb == NUMK and float(b) >= 1.0 and float(b) == int(float(b)) and ka != NUMK:
+            self.emit(f"if {a}.__class__ is float:")
+            self.emit("    try:")
+            self.emit(f"        {t} = {a} ** {b}")
+            self.emit("    except OverflowError:")
+            self.emit(f"        {t} = NUM")
+            self.emit("else:")
+            self.emit(f"    {t} = op_pow({a}, {b})")
+            return t, VALK
+        self.emit(f"{t} = {_OTHER_BIN[op]}({a}, {b})")
+        return t, VALK
+
+    # -- calls
+    def call(self, node: Call, mode: str) -> tuple[str, str]:
+        spec = FUNCTIONS.get(node.name)
+        if spec is None:
+            raise UnsupportedFunction(node.name)
+        n = len(node.args)
+        if n < spec.min_args or (spec.max_args is not None and n > spec.max_args):
+            if spec.max_args is None or spec.max_args > spec.min_args:
+                want = f"{spec.min_args} to {spec.max_args}" if spec.max_args is not None \
+                    else f"at least {spec.min_args}"
+            else:
+                want = str(spec.min_args)
+            raise FormulaSyntaxError(f"{node.name} takes {want} arguments, got {n}")
+        special = spec.special
+        if special is not None and not (mode == "array" and special in ("if", "iferror", "ifna")):
+            return getattr(self, "special_" + special)(node, mode)
+        args = []
+        for i, arg in enumerate(node.args):
+            kind = spec.kind(i)
+            if kind == "A" or mode == "array":
+                sub = "raw" if isinstance(arg, Ref) and kind == "a" else "array"
+                code, _ = self.expr(arg, sub)
+            elif kind == "a":
+                code, _ = self.expr(arg, "raw" if isinstance(arg, Ref) else "array")
+            else:
+                code, _ = self.expr(arg, "value")
+            args.append(code)
+        fn = self.const(spec.impl, "F_" + "".join(ch if ch.isalnum() else "_" for ch in node.name) + "_")
+        t = self.tmp()
+        self.emit(f"{t} = {fn}({', '.join(args)})")
+        if node.name in _AREA_RESULT or mode == "array":
+            if mode == "value":
+                self.emit(f"{t} = _ii({t}, row, col)")
+                return t, REFK
+            return t, ANYK
+        return t, REFK
+
+    def _branch(self, node: Node, mode: str, target: str) -> None:
+        self.indent += 1
+        code, _ = self.expr(node, mode)
+        self.emit(f"{target} = {code}")
+        self.indent -= 1
+
+    def special_if(self, node: Call, mode: str) -> tuple[str, str]:
+        c, _ = self.expr(node.args[0], "value")
+        cb = self.tmp()
+        t = self.tmp()
+        self.emit(f"{cb} = {c} if {c}.__class__ is bool else _to_bool({c})")
+        self.emit(f"if {cb} is True:")
+        self._branch(node.args[1], mode, t)
+        self.emit(f"elif {cb} is False:")
+        if len(node.args) > 2:
+            self._branch(node.args[2], mode, t)
+        else:
+            self.emit(f"    {t} = False")
+        self.emit("else:")
+        self.emit(f"    {t} = {cb}")
+        return t, (ANYK if mode != "value" else REFK)
+
+    def special_iferror(self, node: Call, mode: str) -> tuple[str, str]:
+        x, _ = self.expr(node.args[0], mode)
+        t = self.tmp()
+        self.emit(f"if {x}.__class__ is ExcelError:")
+        self._branch(node.args[1], mode, t)
+        self.emit("else:")
+        self.emit(f"    {t} = {x}")
+        return t, (ANYK if mode != "value" else REFK)
+
+    def special_ifna(self, node: Call, mode: str) -> tuple[str, str]:
+        x, _ = self.expr(node.args[0], mode)
+        t = self.tmp()
+        self.emit(f"if {x}.__class__ is ExcelError and {x} == NA:")
+        self._branch(node.args[1], mode, t)
+        self.emit("else:")
+        self.emit(f"    {t} = {x}")
+        return t, (ANYK if mode != "value" else REFK)
+
+    def special_choose(self, node: Call, mode: str) -> tuple[str, str]:
+        x, _ = self.expr(node.args[0], "value")
+        k = self.tmp()
+        t = self.tmp()
+        options = node.args[1:]
+        self.emit(f"{k} = _choose_index({x}, {len(options)})")
+        for i, opt in enumerate(options, 1):
+            self.emit(f"{'if' if i == 1 else 'elif'} {k} == {i}:")
+            self._branch(opt, mode, t)
+        self.emit("else:")
+        self.emit(f"    {t} = {k}")
+        if mode == "value":
+            self.emit(f"{t} = _ii({t}, row, col)")
+            return t, REFK
+        return t, ANYK
+
+    def _position(self, node: Call, axis: str) -> tuple[str, str]:
+        if not node.args:
+            return f"float({axis})", VALK
+        arg = node.args[0]
+        if isinstance(arg, Ref):
+            value, absolute = (arg.row, arg.row_abs) if axis == "row" else (arg.col, arg.col_abs)
+            return f"float({self._coord(axis, value, absolute)})", VALK
+        if isinstance(arg, Range):
+            value, absolute = (arg.r1, arg.r1_abs) if axis == "row" else (arg.c1, arg.c1_abs)
+            return f"float({self._coord(axis, value, absolute)})", VALK
+        code, _ = self.expr(arg, "raw")
+        fn = self.const(FUNCTIONS[axis.upper() if axis == "row" else "COLUMN"].impl, "F_POS")
+        t = self.tmp()
+        self.emit(f"{t} = {fn}({code})")
+        return t, VALK
+
+    def special_row(self, node: Call, mode: str) -> tuple[str, str]:
+        return self._position(node, "row")
+
+    def special_column(self, node: Call, mode: str) -> tuple[str, str]:
+        return self._position(node, "col")
+
+    def _size(self, node: Call, rows: bool) -> tuple[str, str]:
+        arg = node.args[0]
+        if isinstance(arg, Ref):
+            return "1.0", NUMK
+        if isinstance(arg, Range):
+            if rows:
+                a = self._coord("row", arg.r1, arg.r1_abs)
+                b = self._coord("row", arg.r2, arg.r2_abs)
+            else:
+                a = self._coord("col", arg.c1, arg.c1_abs)
+                b = self._coord("col", arg.c2, arg.c2_abs)
+            return f"float(abs(({b}) - ({a})) + 1)", VALK
+        code, _ = self.expr(arg, "raw")
+        fn = self.const(FUNCTIONS["ROWS" if rows else "COLUMNS"].impl, "F_SIZE")
+        t = self.tmp()
+        self.emit(f"{t} = {fn}({code})")
+        return t, VALK
+
+    def special_rows(self, node: Call, mode: str) -> tuple[str, str]:
+        return self._size(node, True)
+
+    def special_columns(self, node: Call, mode: str) -> tuple[str, str]:
+        return self._size(node, False)
+
+
+class CompiledShape:
+    """A shape compiled to Python; ``bind(ctx)`` gives ``f(row, col) -> value``."""
+
+    __slots__ = ("shape", "array", "source", "_factory", "_bound")
+
+    def __init__(self, shape: Node, array: bool, source: str, factory: Callable[[Any], Callable[[int, int], Value]]) -> None:
+        self.shape = shape
+        self.array = array
+        self.source = source
+        self._factory = factory
+        self._bound: dict[int, tuple[Any, Callable[[int, int], Value]]] = {}
+
+    def bind(self, ctx: Context) -> Callable[[int, int], Value]:
+        """The function of (row, col) reading cells through ``ctx``."""
+        return self._factory(ctx)
+
+    def __call__(self, ctx: Context, row: int, col: int) -> Value:
+        entry = self._bound.get(id(ctx))
+        if entry is None or entry[0] is not ctx:
+            if len(self._bound) > 64:
+                self._bound.clear()
+            entry = self._bound[id(ctx)] = (ctx, self._factory(ctx))
+        return entry[1](row, col)
+
+    def __repr__(self) -> str:
+        from .parser import shape_text
+
+        return f"CompiledShape({shape_text(self.shape)!r})"
+
+
+_CACHE: dict[tuple[Node, bool], CompiledShape] = {}
+_CACHE_LIMIT = 20000
+
+
+def compile_shape(shape: Node, *, array: bool = False) -> CompiledShape:
+    """Compile a shape (see :func:`parser.to_shape`) once; later calls with an
+    equal shape return the cached object.
+
+    ``array=True`` evaluates the whole formula in array mode (an array formula):
+    operators work element by element and the result may be an :class:`Area`.
+    Raises :class:`UnsupportedFunction` for a function the engine lacks and
+    :class:`FormulaSyntaxError` for a wrong argument count.
+    """
+    key = (shape, array)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    gen = _Gen()
+    limit = sys.getrecursionlimit()
+    if limit < 20000:
+        sys.setrecursionlimit(20000)
+    try:
+        code, kind = gen.expr(shape, "array" if array else "value")
+    except RecursionError:
+        raise FormulaSyntaxError("formula nested too deeply") from None
+    finally:
+        if limit < 20000:
+            sys.setrecursionlimit(limit)
+    if array:
+        gen.emit(f"return {code}")
+    elif kind in (NUMK, VALK):
+        gen.emit(f"return {code}")
+    else:
+        gen.emit(f"return _final({code}, row, col)")
+    prelude = []
+    for idx, sheet in sorted(gen.view_names()):
+        prelude.append(f"    _w{idx} = ctx.view({sheet!r})")
+        prelude.append(f"    R{idx} = _w{idx}.results; X{idx} = _w{idx}.miss; A{idx} = _w{idx}.area")
+    for (idx, r, c), k in gen.hoisted.items():
+        prelude.append(f"    {k} = _w{idx}.const({r}, {c})")
+    source = "\n".join(
+        ["def _bind(ctx):", *prelude, "    def _f(row, col):", *gen.lines, "    return _f"]
+    )
+    namespace: dict[str, Any] = dict(_GLOBALS)
+    namespace.update(gen.consts)
+    exec(compile(source, "<gdsheet formula>", "exec"), namespace)  # noqa: S102 - generated above
+    result = CompiledShape(shape, array, source, namespace["_bind"])
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[key] = result
+    return result
