@@ -1,0 +1,784 @@
+#!/usr/bin/env python3
+"""Benchmark gdsheet against the tools a user would otherwise reach for.
+
+What is measured, and why whole processes
+-----------------------------------------
+A user runs ``gdsheet generate`` or ``gdsheet verify`` and waits until the
+prompt comes back: interpreter start-up, imports (numpy alone is ~0.2 s),
+reading, computing, writing and exiting are all part of that wait.  So every
+tool is timed the same way, as a whole child process from ``Popen`` to the
+end of ``os.wait4``, and its peak memory is the ``ru_maxrss`` that ``wait4``
+reports (the largest resident set of the child or of any descendant it waited
+for -- a maximum, not a sum).  The comparisons, all on the SAME files in the
+SAME run:
+
+* **generation** -- ``python -m gdsheet generate quadratic --steps N`` against a
+  script writing the same cells (same formulas as text, header row, defined
+  names on a Parameters sheet) with openpyxl in write-only mode, its fastest
+  mode; openpyxl cannot store cached values, gdsheet does;
+* **verify** -- ``python -m gdsheet verify FILE`` against LibreOffice
+  (``soffice --headless --convert-to xlsx``) and Gnumeric (``ssconvert
+  --recalc``) recalculating a copy whose cached values were stripped
+  beforehand (:func:`gdsheet.engines.strip_cached_values`, not timed) so the
+  engine must compute every formula.  LibreOffice uses one private profile
+  for the whole run, created by an untimed warm-up;
+* **floors**, in this process: unzipping the Iterations sheet part and running
+  expat over it with no handlers (nothing can read the file faster in Python),
+  and the numpy reference recurrence for the same number of steps.
+
+Nothing here asserts a time: the script reports, and marks the project's
+targets met or not met.  Exit status 1 only when a measured command failed
+(or produced wrong output); missing engines are skipped with a note.
+
+Run ``python benchmarks/bench.py --smoke`` (seconds, every code path once) or
+``python benchmarks/bench.py [--sizes 1000,10000,100000] [--skip-1m] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+# Only the standard library is imported at module level: this file is also the
+# openpyxl writer's child process, which must not pay for gdsheet's imports.
+
+REPO = Path(__file__).resolve().parent.parent
+SHEET = "Iterations"
+FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+ENGINE_SIZES = (10_000, 100_000)
+SMOKE_SIZES = (1_000,)
+TARGET_SIZE = 100_000
+BIG_SIZE = 1_000_000
+MB = 1024 * 1024
+
+# The lesson's parameters (gdsheet's defaults), used by the openpyxl writer and the numpy floor.
+PARAMS = {"a": 5.0, "b": 3.0, "c": -4.0, "x0": 4.0, "lr": 0.02, "tolerance": 1e-6}
+
+
+# --------------------------------------------------------------------------- measuring a process
+
+
+@dataclass
+class Measured:
+    """One child process run to completion."""
+
+    seconds: float  # wall clock, Popen to wait4
+    peak_mb: float  # ru_maxrss of the child (max over it and its waited-for descendants), MiB
+    cpu_seconds: float  # user + system CPU of the child and its waited-for descendants
+    returncode: int
+    output: str  # stdout and stderr, interleaved (tail kept)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def measure(cmd: Sequence[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
+    """Run ``cmd`` as one child process; wall time, peak RSS and output.
+
+    The child gets its own session (process group) so that a timeout kills
+    launchers together with what they started (``soffice`` -> ``soffice.bin``).
+    Output goes to a temporary file, not a pipe, so ``wait4`` cannot deadlock.
+    """
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            _kill_group(proc.pid)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # KeyboardInterrupt: leave nothing running
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped
+        _kill_group(proc.pid)  # anything the child left behind in its group
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    if timed_out.is_set():
+        text += f"\n[killed after the {timeout:g} s timeout]"
+    rss_unit = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return Measured(seconds=seconds, peak_mb=usage.ru_maxrss * rss_unit / MB,
+                    cpu_seconds=usage.ru_utime + usage.ru_stime, returncode=proc.returncode,
+                    output=text[-2000:])
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def best_of(runs: int, make: Callable[[], Measured]) -> Measured:
+    """Run ``make`` ``runs`` times; the fastest successful run (peak memory: the largest seen)."""
+    results = [make() for _ in range(max(1, runs))]
+    failed = [r for r in results if not r.ok]
+    if failed:
+        return failed[0]
+    best = min(results, key=lambda r: r.seconds)
+    best.peak_mb = max(r.peak_mb for r in results)
+    return best
+
+
+def time_in_process(fn: Callable[[], Any], runs: int = 3) -> float:
+    """Best wall time of ``fn()`` over ``runs`` calls, in this process."""
+    best = math.inf
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --------------------------------------------------------------------------- the openpyxl opponent
+
+
+def write_with_openpyxl(steps: int, path: Path) -> None:
+    """The cells of ``gdsheet generate quadratic --steps N``, written by openpyxl (write-only mode).
+
+    Same Parameters sheet values and defined names, same header row, same
+    seven columns and the same formula text in every row (openpyxl cannot
+    write shared formulas or cached values, so each cell holds its full
+    formula and no value).  No styles, charts, About or metadata sheet:
+    this is the smaller job.
+    """
+    from openpyxl import Workbook
+    from openpyxl.workbook.defined_name import DefinedName
+
+    a, b, c, x0, lr, tol = (PARAMS[k] for k in ("a", "b", "c", "x0", "lr", "tolerance"))
+    wb = Workbook(write_only=True)
+    params = wb.create_sheet("Parameters")
+    params.append(["Gradient descent on f(x) = a·x² + b·x + c"])
+    params.append(["Blue cells are inputs: change one and every table recalculates."])
+    params.append([])
+    inputs = [("a, coefficient of x²", "coef_a", a), ("b, coefficient of x", "coef_b", b),
+              ("c, constant term", "coef_c", c), ("x₀, starting point", "x_start", x0),
+              ("η, learning rate", "learning_rate", lr), ("number of steps", "steps", float(steps)),
+              ("tolerance for |x − x*|", "tolerance", tol)]
+    names: dict[str, int] = {}
+    for row, (label, name, value) in enumerate(inputs, start=4):
+        params.append([label, value])
+        names[name] = row
+    params.append([])
+    params.append(["Derived (formulas)"])
+    params.append(["x*, the minimum: −b / 2a", "=-coef_b/(2*coef_a)"])
+    params.append(["f(x*), the lowest value: c − b² / 4a", "=coef_c-coef_b^2/(4*coef_a)"])
+    params.append(["contraction factor q = 1 − 2aη", "=1-2*coef_a*learning_rate"])
+    names.update(x_min=13, f_min=14, contraction=15)
+    for name, row in names.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=f"Parameters!$B${row}")
+
+    ws = wb.create_sheet(SHEET)
+    ws.append(["iteration k", "x_k", "f(x_k)", "f′(x_k)", "step η·f′(x_k)", "|x_k − x*|", "closed form x_k"])
+    for r in range(2, steps + 3):
+        ws.append([
+            float(r - 2),
+            "=x_start" if r == 2 else f"=B{r - 1}-learning_rate*D{r - 1}",
+            f"=coef_a*B{r}^2+coef_b*B{r}+coef_c",
+            f"=2*coef_a*B{r}+coef_b",
+            f"=learning_rate*D{r}",
+            f"=ABS(B{r}-x_min)",
+            f"=x_min+(1-2*coef_a*learning_rate)^A{r}*(x_start-x_min)",
+        ])
+    wb.save(path)
+
+
+def same_cells(gdsheet_file: Path, openpyxl_file: Path) -> str | None:
+    """None when both files' Iterations sheets hold the same values and formula text, else a difference.
+
+    openpyxl expands gdsheet's shared formulas when it loads, so this compares
+    cell by cell what a reader sees.  Used on the smallest size only.
+    """
+    from openpyxl import load_workbook
+
+    a = load_workbook(gdsheet_file, read_only=True)[SHEET]
+    b = load_workbook(openpyxl_file, read_only=True)[SHEET]
+    rows_a = [[c.value for c in row] for row in a.iter_rows(max_col=7)]
+    rows_b = [[c.value for c in row] for row in b.iter_rows(max_col=7)]
+    if len(rows_a) != len(rows_b):
+        return f"{len(rows_a)} rows from gdsheet, {len(rows_b)} from openpyxl"
+    for i, (ra, rb) in enumerate(zip(rows_a, rows_b), start=1):
+        for j, (va, vb) in enumerate(zip(ra, rb)):
+            if isinstance(va, str) or isinstance(vb, str):
+                if str(va).replace(" ", "") != str(vb).replace(" ", ""):
+                    return f"{SHEET}!{'ABCDEFG'[j]}{i}: gdsheet {va!r}, openpyxl {vb!r}"
+            elif va != vb:
+                return f"{SHEET}!{'ABCDEFG'[j]}{i}: gdsheet {va!r}, openpyxl {vb!r}"
+    return None
+
+
+# --------------------------------------------------------------------------- xlsx parts
+
+
+def sheet_part(xlsx: Path, sheet: str = SHEET) -> str:
+    """The zip member holding worksheet ``sheet`` (via workbook.xml and its relationships)."""
+    with zipfile.ZipFile(xlsx) as z:
+        workbook = z.read("xl/workbook.xml").decode("utf-8")
+        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    rid = None
+    for tag in re.finditer(r"<(?:\w+:)?sheet\s[^>]*>", workbook):
+        attrs = dict(re.findall(r'([\w:]+)\s*=\s*["\']([^"\']*)["\']', tag.group(0)))
+        if attrs.get("name") == sheet:
+            rid = next((v for k, v in attrs.items() if k.endswith(":id")), None)
+    if rid is None:
+        raise KeyError(f"{xlsx.name}: no sheet {sheet!r}")
+    for tag in re.finditer(r"<(?:\w+:)?Relationship\s[^>]*>", rels):
+        attrs = dict(re.findall(r'(\w+)\s*=\s*["\']([^"\']*)["\']', tag.group(0)))
+        if attrs.get("Id") == rid:
+            target = attrs["Target"]
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    raise KeyError(f"{xlsx.name}: no relationship {rid}")
+
+
+def parse_floor(xlsx: Path) -> tuple[float, float, int]:
+    """(seconds with no handlers, seconds with a no-op start-element handler, XML bytes) for the sheet part."""
+    import xml.parsers.expat
+
+    part = sheet_part(xlsx)
+
+    def parse(with_handler: bool) -> None:
+        with zipfile.ZipFile(xlsx) as z, z.open(part) as f:
+            parser = xml.parsers.expat.ParserCreate()
+            if with_handler:
+                parser.StartElementHandler = _noop
+            parser.ParseFile(f)
+
+    with zipfile.ZipFile(xlsx) as z:
+        size = z.getinfo(part).file_size
+    return time_in_process(lambda: parse(False)), time_in_process(lambda: parse(True)), size
+
+
+def _noop(name: str, attrs: dict[str, str]) -> None:
+    pass
+
+
+def cell_value(xlsx: Path, ref: str, sheet: str = SHEET) -> str | None:
+    """The ``<v>`` text of cell ``ref`` on ``sheet`` (streamed; for checking an engine's output)."""
+    pattern = re.compile(rb'<(?:\w+:)?c\s[^>]*?r="' + ref.encode() + rb'"[^>]*?(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+    value = re.compile(rb"<(?:\w+:)?v(?:\s[^>]*)?>([^<]*)</(?:\w+:)?v>")
+    tail = b""
+    with zipfile.ZipFile(xlsx) as z, z.open(sheet_part(xlsx, sheet)) as f:
+        while True:
+            chunk = f.read(1 << 20)
+            buf = tail + chunk
+            m = pattern.search(buf)
+            if m and (m.group(0).endswith(b"/>") or m.group(1) is not None):
+                v = value.search(m.group(1) or b"")
+                return v.group(1).decode() if v else None
+            if not chunk:
+                return None
+            tail = buf[-8192:]
+
+
+# --------------------------------------------------------------------------- the numpy floor
+
+
+def numpy_reference(steps: int) -> Callable[[], Any]:
+    """The reference gdsheet verifies against: the quadratic exercise's own numpy recurrence."""
+    from gdsheet.exercises.quadratic import _run
+
+    p = PARAMS
+    return lambda: _run(p["a"], p["b"], p["c"], p["x0"], p["lr"], steps)
+
+
+def expected_last_x(steps: int) -> float:
+    from gdsheet.exercises.quadratic import _run
+
+    p = PARAMS
+    return float(_run(p["a"], p["b"], p["c"], p["x0"], p["lr"], steps)["x"][-1])
+
+
+# --------------------------------------------------------------------------- engines
+
+
+@dataclass
+class Engines:
+    """How to run each installed engine on a stripped copy; LibreOffice keeps one profile."""
+
+    work: Path
+    soffice: str | None = None
+    ssconvert: str | None = None
+    profile: Path | None = None
+
+    @classmethod
+    def find(cls, work: Path, wanted: bool) -> "Engines":
+        from gdsheet.engines import available
+
+        engines = cls(work)
+        if wanted:
+            engines.soffice = available("libreoffice")
+            engines.ssconvert = available("gnumeric")
+        if engines.soffice:
+            from gdsheet.engines.libreoffice import RECALC_SETTINGS
+
+            engines.profile = work / "lo-profile"
+            (engines.profile / "user").mkdir(parents=True)
+            # the same recalculation settings gdsheet's own LibreOffice runs use
+            (engines.profile / "user" / "registrymodifications.xcu").write_text(RECALC_SETTINGS, encoding="utf-8")
+        return engines
+
+    def command(self, engine: str, src: Path, out_dir: Path) -> tuple[list[str], Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if engine == "libreoffice":
+            from gdsheet.engines.libreoffice import FILTER
+
+            assert self.soffice and self.profile
+            cmd = [self.soffice, "--headless", "--norestore", "--nologo", "--nodefault", "--nolockcheck",
+                   f"-env:UserInstallation={self.profile.as_uri()}", "--convert-to", FILTER,
+                   "--outdir", str(out_dir), str(src)]
+            return cmd, out_dir / (src.stem + ".xlsx")
+        from gdsheet.engines.gnumeric import EXPORTER, IMPORTER
+
+        assert self.ssconvert
+        out = out_dir / (src.stem + ".xlsx")
+        return [self.ssconvert, "--recalc", "-I", IMPORTER, "-T", EXPORTER, str(src), str(out)], out
+
+    def installed(self) -> list[str]:
+        return [e for e, exe in (("libreoffice", self.soffice), ("gnumeric", self.ssconvert)) if exe]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class SizeResult:
+    steps: int
+    gen: dict[str, Any] | None = None
+    openpyxl: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    floor: dict[str, Any] | None = None
+
+
+@dataclass
+class Bench:
+    sizes: list[int]
+    engine_sizes: list[int]
+    verify_sizes: list[int]
+    repeat: int
+    timeout: float
+    work: Path
+    results: dict[int, SizeResult] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("GDSHEET_DEBUG", None)
+        return env
+
+    def run(self, label: str, cmd: Sequence[str], check: Callable[[Measured], str | None] | None = None
+            ) -> dict[str, Any] | None:
+        """Measure ``cmd`` (best of ``repeat``); a dict of figures, or None after recording a failure."""
+        log(f"  {label} ...")
+        m = best_of(self.repeat, lambda: measure(cmd, self.timeout, self.env()))
+        problem = None if m.ok else f"exit status {m.returncode}: {_tail(m.output)}"
+        if problem is None and check is not None:
+            problem = check(m)
+        if problem:
+            self.failures.append(f"{label}: {problem}")
+            log(f"  {label} FAILED: {problem}")
+            return None
+        log(f"  {label}: {m.seconds:.2f} s, {m.peak_mb:.0f} MB")
+        return {"seconds": m.seconds, "peak_mb": m.peak_mb, "cpu_seconds": m.cpu_seconds}
+
+    def gdsheet(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "gdsheet", *args]
+
+    def warm_up(self, engines: Engines) -> None:
+        """Untimed: fill .pyc caches and create the LibreOffice profile, on a 10-step workbook."""
+        log("warm-up (not timed) ...")
+        d = self.work / "warmup"
+        d.mkdir()
+        src = d / "w.xlsx"
+        steps: list[tuple[str, list[str]]] = [
+            ("generate", self.gdsheet("generate", "quadratic", "--steps", "10", "-o", str(src))),
+            ("verify", self.gdsheet("verify", str(src))),
+            ("openpyxl", [sys.executable, __file__, "--openpyxl-writer", "10", str(d / "o.xlsx")]),
+        ]
+        for label, cmd in steps:
+            m = measure(cmd, self.timeout, self.env())
+            if not m.ok:
+                log(f"  warm-up {label}: exit status {m.returncode}: {_tail(m.output)}")
+        if engines.installed() and src.exists():
+            from gdsheet.engines import strip_cached_values
+
+            stripped = d / "stripped" / "w.xlsx"
+            strip_cached_values(src, stripped)
+            for engine in engines.installed():
+                cmd, _ = engines.command(engine, stripped, d / engine)
+                m = measure(cmd, self.timeout)
+                if not m.ok:
+                    log(f"  warm-up {engine}: exit status {m.returncode}: {_tail(m.output)}")
+        shutil.rmtree(d, ignore_errors=True)
+
+    def size(self, steps: int, engines: Engines) -> None:
+        res = self.results[steps] = SizeResult(steps)
+        d = self.work / f"s{steps}"
+        d.mkdir()
+        book = d / f"q{steps}.xlsx"
+        log(f"{steps} steps:")
+
+        res.gen = self.run(f"gdsheet generate {steps}",
+                           self.gdsheet("generate", "quadratic", "--steps", str(steps), "-o", str(book)),
+                           check=lambda m: None if book.is_file() else "no file written")
+        if res.gen:
+            res.gen["file_mb"] = book.stat().st_size / MB
+        opx = d / f"openpyxl{steps}.xlsx"
+        res.openpyxl = self.run(f"openpyxl write {steps}",
+                                [sys.executable, __file__, "--openpyxl-writer", str(steps), str(opx)],
+                                check=lambda m: None if opx.is_file() else "no file written")
+        if res.openpyxl:
+            res.openpyxl["file_mb"] = opx.stat().st_size / MB
+        if res.gen and res.openpyxl and steps == min(self.sizes):
+            try:
+                diff = same_cells(book, opx)
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                diff = f"{type(exc).__name__}: {exc}"
+            if diff:
+                self.failures.append(f"openpyxl writer does not write gdsheet's cells ({steps} steps): {diff}")
+            else:
+                self.notes.append(f"checked at {steps} steps: the openpyxl file has the same Iterations "
+                                  f"cells (values and formula text) as gdsheet's")
+        opx.unlink(missing_ok=True)
+        if not res.gen:
+            shutil.rmtree(d, ignore_errors=True)
+            return
+
+        if steps in self.verify_sizes:
+            res.verify = self.run(f"gdsheet verify {steps}", self.gdsheet("verify", str(book)),
+                                  check=lambda m: None if "OK" in m.output else f"no OK: {_tail(m.output)}")
+            log("  parse floor and numpy reference (in process) ...")
+            floor, floor_cb, xml_bytes = parse_floor(book)
+            res.floor = {"parse_seconds": floor, "parse_noop_handler_seconds": floor_cb,
+                         "sheet_xml_mb": xml_bytes / MB}
+            try:
+                res.floor["numpy_seconds"] = time_in_process(numpy_reference(steps))
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                self.failures.append(f"numpy reference ({steps} steps): {type(exc).__name__}: {exc}")
+
+        if steps in self.engine_sizes and engines.installed():
+            from gdsheet.engines import strip_cached_values
+
+            stripped = d / "stripped" / book.name
+            strip_cached_values(book, stripped)
+            want = expected_last_x(steps)
+            last_ref = f"B{steps + 2}"
+            for engine in engines.installed():
+                cmd, out = engines.command(engine, stripped, d / engine)
+                res.engines[engine] = self.run(
+                    f"{engine} {steps}", cmd,
+                    check=lambda m, out=out: _check_engine_output(out, last_ref, want)) or {}
+                shutil.rmtree(d / engine, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _check_engine_output(out: Path, ref: str, want: float) -> str | None:
+    """None when the engine wrote an xlsx whose last x_k is the numpy value (so it did compute)."""
+    if not out.is_file():
+        return "wrote no output file"
+    try:
+        text = cell_value(out, ref)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        return f"unreadable output: {exc}"
+    try:
+        got = float(text) if text is not None else math.nan
+    except ValueError:
+        got = math.nan
+    if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+        return f"{SHEET}!{ref} is {text!r}, numpy says {want!r}: the engine did not compute it"
+    return None
+
+
+def _tail(text: str, limit: int = 300) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "javaldx" not in ln]
+    return (" | ".join(lines) or "(no output)")[-limit:]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
+
+
+def machine(engines: Engines) -> dict[str, Any]:
+    import numpy
+    import openpyxl
+
+    info: dict[str, Any] = {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "openpyxl": openpyxl.__version__,
+        "os": platform.platform(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gb"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    info["libreoffice"] = _version([engines.soffice, "--version"]) if engines.soffice else None
+    if engines.ssconvert:
+        v = _version([engines.ssconvert, "--version"])
+        info["gnumeric"] = re.sub(r"^ssconvert version '([^']*)'.*", r"Gnumeric \1", v) if v else None
+    else:
+        info["gnumeric"] = None
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    info["gdsheet_commit"] = _version(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
+    return info
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _f(v: float | None, fmt: str = ".2f") -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def _x(v: float | None) -> str:
+    """A ratio as "3.2×" ("–" when missing)."""
+    return "–" if v is None else f"{v:.1f}×"
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return num / den if num is not None and den else None
+
+
+def _rows(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else \
+        f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def _g(d: dict[str, Any] | None, key: str) -> float | None:
+    return d.get(key) if d else None
+
+
+def targets(bench: Bench) -> list[dict[str, Any]]:
+    """The issue's targets, each with the measured figure and met / NOT MET / not measured.
+
+    A target is judged only at the size it names.  When that size was not
+    run, the figure at the largest size that was is shown for information.
+    """
+    out: list[dict[str, Any]] = []
+
+    def figure(n: int, key: str) -> float | None:
+        res = bench.results[n]
+        if key == "lo":
+            return _ratio(_g(res.engines.get("libreoffice"), "seconds"), _g(res.verify, "seconds"))
+        if key == "gnm":
+            return _ratio(_g(res.engines.get("gnumeric"), "seconds"), _g(res.verify, "seconds"))
+        if key == "floor":
+            return _ratio(_g(res.verify, "seconds"), _g(res.floor, "parse_seconds"))
+        if key == "gen":
+            return _ratio(_g(res.openpyxl, "seconds"), _g(res.gen, "seconds"))
+        peaks = [_g(res.gen, "peak_mb"), _g(res.verify, "peak_mb")]
+        return None if None in peaks else max(p for p in peaks if p is not None)
+
+    spec: list[tuple[str, int, str, Callable[[float], bool], str]] = [
+        ("verify ≥ 5× faster than LibreOffice", TARGET_SIZE, "lo", lambda v: v >= 5, "{:.2f}×"),
+        ("verify ≥ 4× faster than Gnumeric", TARGET_SIZE, "gnm", lambda v: v >= 4, "{:.2f}×"),
+        ("verify within 2× of the parse floor", TARGET_SIZE, "floor", lambda v: v <= 2, "{:.2f}× the floor"),
+        ("generation ≥ 3× faster than openpyxl", TARGET_SIZE, "gen", lambda v: v >= 3, "{:.2f}×"),
+        ("generated and verified under 500 MB peak", BIG_SIZE, "peak", lambda v: v < 500, "{:.0f} MB"),
+    ]
+    for text, size, key, ok, fmt in spec:
+        value = figure(size, key) if size in bench.results else None
+        entry: dict[str, Any] = {"target": f"{_rows(size)}: {text}", "size": size, "value": value}
+        if value is not None:
+            entry.update(measured=fmt.format(value), status="met" if ok(value) else "NOT MET")
+        else:
+            entry.update(measured=None, status="not measured")
+            shown = [n for n in sorted(bench.results) if figure(n, key) is not None]
+            if shown:
+                n = shown[-1]
+                entry["measured"] = f"({fmt.format(figure(n, key))} at {_rows(n)})"
+        out.append(entry)
+    return out
+
+
+def report(bench: Bench, info: dict[str, Any]) -> str:
+    L: list[str] = ["# gdsheet benchmark", ""]
+    L.append(f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info.get('memory_gb', '?')} GB RAM, "
+             f"Python {info['python']}, numpy {info['numpy']}, openpyxl {info['openpyxl']}, "
+             f"{info['libreoffice'] or 'LibreOffice: not installed'}, "
+             f"{info['gnumeric'] or 'Gnumeric: not installed'}; gdsheet {info['gdsheet_commit'] or '?'}; "
+             f"load average at start {' '.join(map(str, info.get('load_average', []))) or '?'}.")
+    L.append("")
+    L.append("Times are whole processes (start to exit), best of "
+             f"{bench.repeat}; peak = max RSS of the process tree's largest process, MB = 2^20 bytes. "
+             "rows = iteration steps (the sheet has one more data row plus a header).")
+    L.append("")
+    sizes = sorted(bench.results)
+
+    L += ["## Generation: `gdsheet generate quadratic` vs openpyxl writing the same cells", "",
+          "| rows | gdsheet s | gdsheet peak MB | gdsheet file MB | openpyxl s | openpyxl peak MB "
+          "| openpyxl file MB | openpyxl / gdsheet (time) |",
+          "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        g, o = bench.results[n].gen, bench.results[n].openpyxl
+        L.append(f"| {_rows(n)} | {_f(_g(g, 'seconds'))} | {_f(_g(g, 'peak_mb'), '.0f')} | "
+                 f"{_f(_g(g, 'file_mb'), '.2f')} | {_f(_g(o, 'seconds'))} | {_f(_g(o, 'peak_mb'), '.0f')} | "
+                 f"{_f(_g(o, 'file_mb'), '.2f')} | {_x(_ratio(_g(o, 'seconds'), _g(g, 'seconds')))} |")
+    L.append("")
+
+    vsizes = [n for n in sizes if bench.results[n].verify or bench.results[n].engines or bench.results[n].floor]
+    if vsizes:
+        L += ["## Verify: `gdsheet verify` vs recalculation in LibreOffice and Gnumeric", "",
+              "| rows | verify s | verify peak MB | LibreOffice s | LO peak MB | LO / verify "
+              "| Gnumeric s | Gnm peak MB | Gnm / verify |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for n in vsizes:
+            res = bench.results[n]
+            v, lo, gn = res.verify, res.engines.get("libreoffice"), res.engines.get("gnumeric")
+            vs = _g(v, "seconds")
+            L.append(f"| {_rows(n)} | {_f(vs)} | {_f(_g(v, 'peak_mb'), '.0f')} | {_f(_g(lo, 'seconds'))} | "
+                     f"{_f(_g(lo, 'peak_mb'), '.0f')} | {_x(_ratio(_g(lo, 'seconds'), vs))} | "
+                     f"{_f(_g(gn, 'seconds'))} | {_f(_g(gn, 'peak_mb'), '.0f')} | "
+                     f"{_x(_ratio(_g(gn, 'seconds'), vs))} |")
+        L.append("")
+        L += ["## Floors (in this process, best of 3)", "",
+              "| rows | sheet XML MB | parse floor s | + no-op start handler s | verify / floor "
+              "| numpy reference s |",
+              "|---:|---:|---:|---:|---:|---:|"]
+        for n in vsizes:
+            res = bench.results[n]
+            fl = res.floor
+            L.append(f"| {_rows(n)} | {_f(_g(fl, 'sheet_xml_mb'), '.1f')} | {_f(_g(fl, 'parse_seconds'), '.3f')} | "
+                     f"{_f(_g(fl, 'parse_noop_handler_seconds'), '.3f')} | "
+                     f"{_x(_ratio(_g(res.verify, 'seconds'), _g(fl, 'parse_seconds')))} | "
+                     f"{_f(_g(fl, 'numpy_seconds'), '.4f')} |")
+        L.append("")
+
+    L += ["## Targets", "", "| target | measured | status |", "|---|---:|---|"]
+    for t in targets(bench):
+        L.append(f"| {t['target']} | {t['measured'] or '–'} | {t['status']} |")
+    L.append("")
+    notes = list(bench.notes)
+    if bench.failures:
+        L += ["## Failures", ""] + [f"- {f}" for f in bench.failures] + [""]
+    if notes:
+        L += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(L)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _sizes(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        mult = 1_000_000 if part.endswith("m") else 1000 if part.endswith("k") else 1
+        out.append(int(float(part.rstrip("mk")) * mult))
+    return sorted(set(out))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Benchmark gdsheet generate/verify against openpyxl, LibreOffice "
+                                             "and Gnumeric; prints a Markdown table.")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, every code path once (< 60 s)")
+    ap.add_argument("--sizes", type=_sizes, help="steps to generate, e.g. 1000,10k,100k [default: 1k,10k,100k,1M]")
+    ap.add_argument("--engine-sizes", type=_sizes, help="sizes compared with the engines [default: 10k,100k]")
+    ap.add_argument("--skip-1m", action="store_true", help="leave out the 1M-row size")
+    ap.add_argument("--no-engines", action="store_true", help="do not run LibreOffice or Gnumeric")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement, the fastest is kept [1]")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds before a child is killed [1800]")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    ap.add_argument("--openpyxl-writer", nargs=2, metavar=("STEPS", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.openpyxl_writer:  # the child process of the openpyxl measurement
+        write_with_openpyxl(int(args.openpyxl_writer[0]), Path(args.openpyxl_writer[1]))
+        return 0
+
+    sys.path.insert(0, str(REPO))  # measure this checkout's gdsheet (children get PYTHONPATH too)
+    sizes = args.sizes or list(SMOKE_SIZES if args.smoke else FULL_SIZES)
+    if args.skip_1m:
+        sizes = [n for n in sizes if n < BIG_SIZE]
+    if not sizes:
+        ap.error("no sizes left to measure")
+    engine_sizes = args.engine_sizes or (list(sizes) if args.smoke else list(ENGINE_SIZES))
+
+    with tempfile.TemporaryDirectory(prefix="gdsheet-bench-") as tmp:
+        work = Path(tmp)
+        bench = Bench(sizes=sizes, engine_sizes=[n for n in engine_sizes if n in sizes], verify_sizes=sizes,
+                      repeat=args.repeat, timeout=args.timeout, work=work)
+        engines = Engines.find(work, wanted=not args.no_engines)
+        info = machine(engines)
+        if args.no_engines:
+            bench.notes.append("engines not run (--no-engines)")
+        for engine, exe in (("LibreOffice (soffice)", engines.soffice), ("Gnumeric (ssconvert)", engines.ssconvert)):
+            if exe is None and not args.no_engines:
+                bench.notes.append(f"{engine} is not installed: skipped")
+        if engines.installed() and bench.engine_sizes:
+            bench.notes.append("engines recalculate a copy with cached values stripped beforehand (not timed); "
+                               "each engine output is checked to hold the numpy value of the last x_k")
+        if engines.soffice:
+            bench.notes.append("LibreOffice runs with one private profile for the whole run, created by an "
+                               "untimed warm-up run (profile creation costs about a second and is not counted)")
+        bench.notes.append("warm-up: one untimed run of every command on a 10-step workbook before measuring")
+        bench.notes.append("openpyxl writes in write-only mode with no cached values, styles, charts or "
+                           "metadata sheet; gdsheet's files carry all of these")
+        try:
+            bench.warm_up(engines)
+            for n in sizes:
+                bench.size(n, engines)
+        except KeyboardInterrupt:
+            log("interrupted: reporting what was measured")
+            bench.failures.append("interrupted")
+
+    text = report(bench, info)
+    print(text)
+    if args.json:
+        raw = {"machine": info, "sizes": sizes, "engine_sizes": bench.engine_sizes, "repeat": args.repeat,
+               "results": [asdict(bench.results[n]) for n in sorted(bench.results)],
+               "targets": targets(bench), "failures": bench.failures, "notes": bench.notes}
+        Path(args.json).write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 1 if bench.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
