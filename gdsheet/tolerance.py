@@ -12,7 +12,10 @@ where ``scale`` is the size of the terms that were added to make the value
 result is much smaller than its terms and its absolute error is set by the
 terms, not by the result.  Overflow is an outcome, not a number: numpy's
 inf/nan and a spreadsheet's #NUM!/#DIV/0! (any error value) agree with each
-other and with nothing else.
+other and with nothing else — except at the very edge of the double range:
+Gnumeric computes in 80-bit extended precision, so where numpy's a·x² overflows
+Gnumeric may still hold a number like 1.5e308 (measured).  A number at least
+OVERFLOW_EDGE in size agrees with an overflow.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .formula.errors import ExcelError
 
 RTOL = 1e-9
 ATOL = 1e-9
+OVERFLOW_EDGE = 1e300
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,12 @@ class Tolerance:
         exp_bad = expected is None or isinstance(expected, ExcelError) or not math.isfinite(expected)
         found_bad = isinstance(found, ExcelError) or (isinstance(found, float) and not math.isfinite(found))
         if exp_bad or found_bad:
-            return exp_bad and found_bad and expected is not None
+            if expected is None or found is None:
+                return False
+            if exp_bad and found_bad:
+                return True
+            edge = found if exp_bad else expected
+            return isinstance(edge, (int, float)) and abs(edge) >= OVERFLOW_EDGE
         if found is None:
             return False
         size = abs(expected) if scale is None or not math.isfinite(scale) else max(abs(expected), scale)

@@ -27,6 +27,18 @@ import numpy as np
 # ---------------------------------------------------------------- parameters
 
 
+def spreadsheet_float(value: float) -> float:
+    """``value`` rounded to the 15 significant digits a spreadsheet keeps.
+
+    XlsxWriter stores numbers with 16 digits and LibreOffice saves 15, so a
+    parameter with 17 would change on its way through a file; rounding it first
+    makes the workbook's input cells and the reference use the same number.
+    """
+    value = float(value)
+    return float(f"{value:.15g}") if math.isfinite(value) else value
+
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of an exercise.
@@ -66,6 +78,12 @@ class Param:
         return self.check(value)
 
     def check(self, value: Any) -> Any:
+        if self.kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = spreadsheet_float(value)
+        elif self.kind == "floats" and isinstance(value, (list, tuple)):
+            value = [spreadsheet_float(v) for v in value]
+        elif self.kind == "int" and isinstance(value, float) and value.is_integer():
+            value = int(value)
         values = value if isinstance(value, list) else [value]
         for v in values:
             if isinstance(v, (int, float)) and not isinstance(v, bool):

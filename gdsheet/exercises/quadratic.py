@@ -82,8 +82,12 @@ def _table(p: dict[str, Any], lr: float) -> Table:
     v = _run(a, b, c, x0, lr, steps)
     x_min = -b / (2 * a)
     with np.errstate(all="ignore"):
+        # tolerance scales: the size of the terms each formula adds up, carried through
+        # products (a difference that cancels keeps the error of its terms)
+        grad_scale = magnitude(2 * a * v["x"], b)
+        step_scale = lr * grad_scale
         prev_x = np.concatenate([[x0], v["x"][:-1]])
-        prev_step = np.concatenate([[0.0], v["step"][:-1]])
+        prev_step = np.concatenate([[0.0], step_scale[:-1]])
         cols = [
             Column("iteration", "iteration k", v["iteration"], number_format="0", width=11,
                    explanation="k, the number of gradient-descent steps taken so far."),
@@ -95,15 +99,15 @@ def _table(p: dict[str, Any], lr: float) -> Table:
             Column("fx", "f(x_k)", v["fx"], formula="=coef_a*{x}^2+coef_b*{x}+coef_c",
                    scale=magnitude(a * v["x"] ** 2, b * v["x"], c),
                    explanation="The value of the function being minimised, a·x² + b·x + c."),
-            Column("grad", "f′(x_k)", v["grad"], formula="=2*coef_a*{x}+coef_b",
-                   scale=magnitude(2 * a * v["x"], b),
+            Column("grad", "f′(x_k)", v["grad"], formula="=2*coef_a*{x}+coef_b", scale=grad_scale,
                    explanation="The derivative 2a·x + b: the slope at x_k. Zero at the minimum."),
             Column("step", "step η·f′(x_k)", v["step"], formula="=learning_rate*{grad}", number_format="0.000E+00",
+                   scale=step_scale,
                    explanation="How far the next row moves: the learning rate times the slope."),
             Column("distance", "|x_k − x*|", v["distance"], formula="=ABS({x}-x_min)", number_format="0.000E+00",
                    scale=magnitude(v["x"], x_min),
                    explanation="Distance to the minimum x* = −b/2a; it shrinks by |1 − 2aη| per step."),
-            Column("closed", "closed form x_k", v["closed"],
+            Column("closed", "closed form x_k", v["closed"], head=["=x_start"],  # row 0: no 0^0 (#NUM! in Excel)
                    formula="=x_min+(1-2*coef_a*learning_rate)^{iteration}*(x_start-x_min)",
                    scale=magnitude(x_min, v["closed"] - x_min),
                    explanation="x* + (1 − 2aη)^k·(x₀ − x*): the same x_k by hand, without iterating. "
