@@ -66,8 +66,6 @@ TARGET_SIZE = 100_000
 BIG_SIZE = 1_000_000
 MB = 1024 * 1024
 
-# The lesson's parameters (gdsheet's defaults), used by the openpyxl writer and the numpy floor.
-PARAMS = {"a": 5.0, "b": 3.0, "c": -4.0, "x0": 4.0, "lr": 0.02, "tolerance": 1e-6}
 
 
 # --------------------------------------------------------------------------- measuring a process
@@ -78,8 +76,8 @@ class Measured:
     """One child process run to completion."""
 
     seconds: float  # wall clock, Popen to wait4
-    peak_mb: float  # ru_maxrss of the child (max over it and its waited-for descendants), MiB
-    cpu_seconds: float  # user + system CPU of the child and its waited-for descendants
+    peak_mb: float  # ru_maxrss of the command (max over it and its waited-for descendants), MiB
+    cpu_seconds: float  # user + system CPU of the command and its waited-for descendants
     returncode: int
     output: str  # stdout and stderr, interleaved (tail kept)
 
@@ -88,16 +86,57 @@ class Measured:
         return self.returncode == 0
 
 
-def measure(cmd: Sequence[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
-    """Run ``cmd`` as one child process; wall time, peak RSS and output.
+# Why an intermediary: Linux folds the RSS high-water mark of the address space a
+# process had before exec() into its ru_maxrss -- for a child forked (or vforked)
+# from this benchmark, that is THIS process's size (~90 MB once numpy and pandas
+# are imported), a floor under every figure.  A tiny process in between (GNU time,
+# or else this few-line Python script) starts the command from its own small
+# address space and reports the command's ru_maxrss from its wait4().
+_WRAPPER = """import os, sys
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
-    The child gets its own session (process group) so that a timeout kills
-    launchers together with what they started (``soffice`` -> ``soffice.bin``).
-    Output goes to a temporary file, not a pipe, so ``wait4`` cannot deadlock.
+
+def _gnu_time() -> str | None:
+    """/usr/bin/time if it is GNU time (``-f %M -o FILE`` works), else None."""
+    exe = "/usr/bin/time"
+    if not os.access(exe, os.X_OK):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rss"
+        try:
+            subprocess.run([exe, "-f", "%M", "-o", str(out), "true"], capture_output=True, timeout=10, check=True)
+            int(out.read_text().split()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return None
+    return exe
+
+
+GNU_TIME = _gnu_time() if sys.platform.startswith("linux") else None
+
+
+def measure(cmd: Sequence[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
+    """Run ``cmd`` as one child process; wall time, peak RSS (MiB) and output.
+
+    The command runs under a small intermediary (GNU time, else a few lines of
+    Python; see ``_WRAPPER``) that reports its ``ru_maxrss``.  It gets its own
+    session (process group) so that a timeout kills launchers together with
+    what they started (``soffice`` -> ``soffice.bin``).  Output goes to a
+    temporary file, not a pipe, so ``wait4`` cannot deadlock.
     """
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory(prefix="gdsheet-measure-") as tmp:
+        rss_file = Path(tmp) / "maxrss"
+        if GNU_TIME:
+            wrapped = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd]
+        else:
+            wrapped = [sys.executable, "-S", "-c", _WRAPPER, str(rss_file), *cmd]
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
         timed_out = threading.Event()
 
@@ -117,13 +156,16 @@ def measure(cmd: Sequence[str], timeout: float = 1800.0, env: dict[str, str] | N
             timer.cancel()
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped
-        _kill_group(proc.pid)  # anything the child left behind in its group
+        _kill_group(proc.pid)  # anything the command left behind in its group
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
+        try:
+            maxrss_kib = int(rss_file.read_text().split()[-1])
+        except (OSError, ValueError, IndexError):
+            maxrss_kib = -1  # the intermediary was killed (timeout) before it could report
     if timed_out.is_set():
         text += f"\n[killed after the {timeout:g} s timeout]"
-    rss_unit = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return Measured(seconds=seconds, peak_mb=usage.ru_maxrss * rss_unit / MB,
+    return Measured(seconds=seconds, peak_mb=maxrss_kib / 1024 if maxrss_kib >= 0 else math.nan,
                     cpu_seconds=usage.ru_utime + usage.ru_stime, returncode=proc.returncode,
                     output=text[-2000:])
 
@@ -159,53 +201,139 @@ def time_in_process(fn: Callable[[], Any], runs: int = 3) -> float:
 # --------------------------------------------------------------------------- the openpyxl opponent
 
 
-def write_with_openpyxl(steps: int, path: Path) -> None:
-    """The cells of ``gdsheet generate quadratic --steps N``, written by openpyxl (write-only mode).
+def openpyxl_spec(steps: int) -> dict[str, Any]:
+    """What the openpyxl writer must write, taken from gdsheet's own layout of the exercise.
 
-    Same Parameters sheet values and defined names, same header row, same
-    seven columns and the same formula text in every row (openpyxl cannot
-    write shared formulas or cached values, so each cell holds its full
-    formula and no value).  No styles, charts, About or metadata sheet:
-    this is the smaller job.
+    Every sheet's cells and every defined name, and for the iteration table its
+    header row, its head rows and one formula template per column, turned into
+    an f-string of the row number ``r`` (``=B{r-1}-learning_rate*D{r-1}``) so
+    that the writer builds each formula as cheaply as hand-written code would.
+    Each template is checked against gdsheet's own rendering on two rows.
+    """
+    import numpy as np
+
+    from gdsheet.api import layout
+    from gdsheet.exercises.base import col_letter, render
+    from gdsheet.workbook.writer import quote_sheet
+
+    lay = layout("quadratic", steps=steps)
+    sheets: list[dict[str, Any]] = []
+    names: list[list[Any]] = []
+    for index, sl in enumerate(lay.sheets):
+        sheet: dict[str, Any] = {"name": sl.name, "cells": []}
+        for cell in sl.cells:
+            value = cell.formula if cell.formula is not None else _plain(cell.value)
+            sheet["cells"].append([cell.row, cell.col, value])
+            if cell.name:
+                names.append([cell.name, f"{quote_sheet(sl.name)}!${col_letter(cell.col)}${cell.row}", None])
+        for name, ref in sl.local_names.items():
+            names.append([name, ref.lstrip("="), index])
+        table = sl.table
+        if table is not None:
+            first = table.top + 1
+            columns: list[dict[str, Any]] = []
+            for col in table.columns:
+                head = [render(h, table, first + k) if isinstance(h, str) and h.startswith("=") else _plain(h)
+                        for k, h in enumerate(col.head)]
+                entry: dict[str, Any] = {"head": head, "template": None, "values": None}
+                if col.formula is not None:
+                    r0 = first + len(col.head)
+                    template = _row_template(render(col.formula, table, r0), r0)
+                    fn = eval("lambda r: " + template)  # noqa: S307 - built above from our own text
+                    for r in (r0, r0 + 7):
+                        if fn(r) != render(col.formula, table, r):
+                            raise ValueError(f"openpyxl template {template} does not give gdsheet's formula "
+                                             f"{render(col.formula, table, r)!r} at row {r}")
+                    entry["template"] = template
+                elif np.array_equal(np.asarray(col.values), np.arange(table.n_rows)):
+                    entry["values"] = "k"
+                else:
+                    entry["values"] = [_plain(v) for v in col.values]
+                columns.append(entry)
+            sheet["table"] = {"top": table.top, "left": table.left, "rows": table.n_rows,
+                              "headers": [c.header for c in table.columns], "columns": columns}
+        sheets.append(sheet)
+    return {"sheets": sheets, "names": names}
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-able cell value: numpy scalars as Python numbers."""
+    return v.item() if hasattr(v, "item") else v
+
+
+# A relative or absolute A1 reference not part of a name or a function call.
+_A1 = re.compile(r"(?<![A-Za-z0-9_.])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![\w(.])")
+
+
+def _row_template(text: str, row: int) -> str:
+    """Python source of an f-string of ``r`` that gives ``text`` at ``row`` (relative rows shift)."""
+    out: list[str] = []
+    pos = 0
+    for m in _A1.finditer(text):
+        out.append(text[pos:m.start()].replace("{", "{{").replace("}", "}}"))
+        if m.group(3):  # $-anchored row
+            out.append(m.group(0))
+        else:
+            d = int(m.group(4)) - row
+            out.append(f"{m.group(1)}{m.group(2)}{{r{d:+d}}}" if d else f"{m.group(1)}{m.group(2)}{{r}}")
+        pos = m.end()
+    out.append(text[pos:].replace("{", "{{").replace("}", "}}"))
+    return "f" + repr("".join(out))
+
+
+def write_with_openpyxl(spec_file: Path, path: Path) -> None:
+    """Write the cells of :func:`openpyxl_spec` with openpyxl in write-only mode (its fastest).
+
+    The same sheets, cell values, defined names, header row and formula text
+    in every row as gdsheet's file.  openpyxl cannot write shared formulas or
+    cached values, so each cell holds its full formula and no value; no
+    styles, charts or metadata sheet either: this is the smaller job.
     """
     from openpyxl import Workbook
     from openpyxl.workbook.defined_name import DefinedName
 
-    a, b, c, x0, lr, tol = (PARAMS[k] for k in ("a", "b", "c", "x0", "lr", "tolerance"))
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
     wb = Workbook(write_only=True)
-    params = wb.create_sheet("Parameters")
-    params.append(["Gradient descent on f(x) = a·x² + b·x + c"])
-    params.append(["Blue cells are inputs: change one and every table recalculates."])
-    params.append([])
-    inputs = [("a, coefficient of x²", "coef_a", a), ("b, coefficient of x", "coef_b", b),
-              ("c, constant term", "coef_c", c), ("x₀, starting point", "x_start", x0),
-              ("η, learning rate", "learning_rate", lr), ("number of steps", "steps", float(steps)),
-              ("tolerance for |x − x*|", "tolerance", tol)]
-    names: dict[str, int] = {}
-    for row, (label, name, value) in enumerate(inputs, start=4):
-        params.append([label, value])
-        names[name] = row
-    params.append([])
-    params.append(["Derived (formulas)"])
-    params.append(["x*, the minimum: −b / 2a", "=-coef_b/(2*coef_a)"])
-    params.append(["f(x*), the lowest value: c − b² / 4a", "=coef_c-coef_b^2/(4*coef_a)"])
-    params.append(["contraction factor q = 1 − 2aη", "=1-2*coef_a*learning_rate"])
-    names.update(x_min=13, f_min=14, contraction=15)
-    for name, row in names.items():
-        wb.defined_names[name] = DefinedName(name, attr_text=f"Parameters!$B${row}")
-
-    ws = wb.create_sheet(SHEET)
-    ws.append(["iteration k", "x_k", "f(x_k)", "f′(x_k)", "step η·f′(x_k)", "|x_k − x*|", "closed form x_k"])
-    for r in range(2, steps + 3):
-        ws.append([
-            float(r - 2),
-            "=x_start" if r == 2 else f"=B{r - 1}-learning_rate*D{r - 1}",
-            f"=coef_a*B{r}^2+coef_b*B{r}+coef_c",
-            f"=2*coef_a*B{r}+coef_b",
-            f"=learning_rate*D{r}",
-            f"=ABS(B{r}-x_min)",
-            f"=x_min+(1-2*coef_a*learning_rate)^A{r}*(x_start-x_min)",
-        ])
+    sheets = []
+    for sh in spec["sheets"]:
+        ws = wb.create_sheet(sh["name"])
+        sheets.append(ws)
+        table = sh.get("table")
+        if table is None:
+            by_row: dict[int, dict[int, Any]] = {}
+            for row, col, value in sh["cells"]:
+                by_row.setdefault(row, {})[col] = value
+            for row in range(1, max(by_row, default=0) + 1):
+                cells = by_row.get(row, {})
+                ws.append([cells.get(c) for c in range(1, max(cells, default=0) + 1)])
+            continue
+        first = table["top"] + 1
+        for _ in range(table["top"] - 1):
+            ws.append([])
+        pad = [None] * (table["left"] - 1)
+        ws.append(pad + table["headers"])
+        makers: list[Callable[[int], Any]] = []
+        for col in table["columns"]:
+            if col["template"] is not None:
+                makers.append(eval("lambda r: " + col["template"]))  # noqa: S307 - our own spec
+            elif col["values"] == "k":
+                makers.append(lambda r, first=first: float(r - first))
+            else:
+                makers.append(lambda r, v=col["values"], first=first: v[r - first])
+        heads = [col["head"] for col in table["columns"]]
+        n_head = max(map(len, heads), default=0)
+        for k in range(table["rows"]):
+            r = first + k
+            if k < n_head:
+                ws.append(pad + [h[k] if k < len(h) else m(r) for h, m in zip(heads, makers)])
+            else:
+                ws.append(pad + [m(r) for m in makers])
+    for name, ref, local in spec["names"]:
+        dn = DefinedName(name, attr_text=ref)
+        if local is None:
+            wb.defined_names[name] = dn
+        else:
+            sheets[local].defined_names[name] = dn
     wb.save(path)
 
 
@@ -301,17 +429,15 @@ def cell_value(xlsx: Path, ref: str, sheet: str = SHEET) -> str | None:
 
 def numpy_reference(steps: int) -> Callable[[], Any]:
     """The reference gdsheet verifies against: the quadratic exercise's own numpy recurrence."""
+    from gdsheet.exercises import EXERCISES
     from gdsheet.exercises.quadratic import _run
 
-    p = PARAMS
+    p = EXERCISES["quadratic"].resolve({"steps": steps})  # the defaults `generate` uses
     return lambda: _run(p["a"], p["b"], p["c"], p["x0"], p["lr"], steps)
 
 
 def expected_last_x(steps: int) -> float:
-    from gdsheet.exercises.quadratic import _run
-
-    p = PARAMS
-    return float(_run(p["a"], p["b"], p["c"], p["x0"], p["lr"], steps)["x"][-1])
+    return float(numpy_reference(steps)()["x"][-1])
 
 
 # --------------------------------------------------------------------------- engines
@@ -392,6 +518,9 @@ class Bench:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.pop("GDSHEET_DEBUG", None)
+        # warm bytecode caches as a user has them, kept in the temporary directory, not the tree
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.work / "pycache")
         return env
 
     def run(self, label: str, cmd: Sequence[str], check: Callable[[Measured], str | None] | None = None
@@ -403,11 +532,18 @@ class Bench:
         if problem is None and check is not None:
             problem = check(m)
         if problem:
+            problem += f" (after {m.seconds:.1f} s, peak {m.peak_mb:.0f} MB)"
             self.failures.append(f"{label}: {problem}")
             log(f"  {label} FAILED: {problem}")
             return None
         log(f"  {label}: {m.seconds:.2f} s, {m.peak_mb:.0f} MB")
         return {"seconds": m.seconds, "peak_mb": m.peak_mb, "cpu_seconds": m.cpu_seconds}
+
+    def openpyxl_cmd(self, steps: int, out: Path) -> list[str]:
+        """The openpyxl writer's command; its spec (gdsheet's layout as JSON) is written here, untimed."""
+        spec = self.work / f"openpyxl-spec-{steps}.json"
+        spec.write_text(json.dumps(openpyxl_spec(steps)), encoding="utf-8")
+        return [sys.executable, str(Path(__file__).resolve()), "--openpyxl-writer", str(spec), str(out)]
 
     def gdsheet(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "gdsheet", *args]
@@ -421,7 +557,7 @@ class Bench:
         steps: list[tuple[str, list[str]]] = [
             ("generate", self.gdsheet("generate", "quadratic", "--steps", "10", "-o", str(src))),
             ("verify", self.gdsheet("verify", str(src))),
-            ("openpyxl", [sys.executable, __file__, "--openpyxl-writer", "10", str(d / "o.xlsx")]),
+            ("openpyxl", self.openpyxl_cmd(10, d / "o.xlsx")),
         ]
         for label, cmd in steps:
             m = measure(cmd, self.timeout, self.env())
@@ -453,7 +589,7 @@ class Bench:
             res.gen["file_mb"] = book.stat().st_size / MB
         opx = d / f"openpyxl{steps}.xlsx"
         res.openpyxl = self.run(f"openpyxl write {steps}",
-                                [sys.executable, __file__, "--openpyxl-writer", str(steps), str(opx)],
+                                self.openpyxl_cmd(steps, opx),
                                 check=lambda m: None if opx.is_file() else "no file written")
         if res.openpyxl:
             res.openpyxl["file_mb"] = opx.stat().st_size / MB
@@ -727,11 +863,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement, the fastest is kept [1]")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before a child is killed [1800]")
     ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
-    ap.add_argument("--openpyxl-writer", nargs=2, metavar=("STEPS", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--openpyxl-writer", nargs=2, metavar=("SPEC", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.openpyxl_writer:  # the child process of the openpyxl measurement
-        write_with_openpyxl(int(args.openpyxl_writer[0]), Path(args.openpyxl_writer[1]))
+        write_with_openpyxl(Path(args.openpyxl_writer[0]), Path(args.openpyxl_writer[1]))
         return 0
 
     sys.path.insert(0, str(REPO))  # measure this checkout's gdsheet (children get PYTHONPATH too)
@@ -759,7 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if engines.soffice:
             bench.notes.append("LibreOffice runs with one private profile for the whole run, created by an "
                                "untimed warm-up run (profile creation costs about a second and is not counted)")
-        bench.notes.append("warm-up: one untimed run of every command on a 10-step workbook before measuring")
+        bench.notes.append("warm-up: one untimed run of every command on a 10-step workbook before measuring; "
+                           "Python children keep their bytecode caches in the temporary directory "
+                           "(PYTHONPYCACHEPREFIX), so they start warm as on a user's machine")
         bench.notes.append("openpyxl writes in write-only mode with no cached values, styles, charts or "
                            "metadata sheet; gdsheet's files carry all of these")
         try:
