@@ -197,6 +197,9 @@ TABLE: list[tuple[str, Any]] = [
     ("=MIN(C1:D3)", 0.0),
     ("=MAX(A1:B3)", 30.0),
     ("=MAX(F1:F3)", 2.5),
+    ("=MIN(IF(FALSE,1,C3),5)", 5.0),  # IF returns a reference to an empty cell: skipped
+    ("=SUM(IF(TRUE,D1,0),1)", 1.0),  # ... or to text in a cell: skipped
+    ("=SUM(IF(TRUE,\"3\",0),1)", 4.0),  # a value, not a reference: coerced
     # math
     ("=ABS(-3)", 3.0),
     ("=ABS(\"-2\")", 2.0),

@@ -50,38 +50,51 @@ _NUMBERS = [0, 1, 2, 3, 5, 7, 10, 100, 1000, 0.5, 0.25, 1.5, 2.75, 12.5, 0.1, 0.
 
 def random_formula(rng: random.Random, depth: int = 4) -> str:
     """One random formula text (without '=')."""
+    return _random(rng, depth)[0]
+
+
+def _random(rng: random.Random, depth: int) -> tuple[str, bool]:
+    """(text, may be a boolean).  Operands of comparisons are kept numeric: Excel
+    ranks every boolean above every number (``TRUE>5``), LibreOffice compares
+    TRUE as 1 -- a real difference, tested against Excel's rule elsewhere."""
     if depth <= 0 or rng.random() < 0.2:
         if rng.random() < 0.5:
             v = rng.choice(_NUMBERS)
-            return repr(v) if isinstance(v, float) else str(v)
-        return f"Data!A{rng.randint(1, 8)}"  # A8 is empty
+            return (repr(v) if isinstance(v, float) else str(v)), False
+        return f"Data!A{rng.randint(1, 8)}", False  # A8 is empty
     kind = rng.choice(["bin", "bin", "bin", "bin", "pow", "neg", "fn1", "round", "if", "minmax", "cmp"])
 
     def sub() -> str:
-        return random_formula(rng, depth - 1)
+        return _random(rng, depth - 1)[0]
+
+    def number() -> str:
+        text, boolean = _random(rng, depth - 1)
+        return f"({text})*1" if boolean else text
 
     if kind == "bin":
         a, b = sub(), sub()
         text = f"{a}{rng.choice('+-*/')}{b}"
-        return f"({text})" if rng.random() < 0.5 else text
+        return (f"({text})" if rng.random() < 0.5 else text), False
     if kind == "pow":
         base = sub()
         text = f"{base}^{rng.choice(['2', '3', '0.5', '-1', '1.5', '-2', '(1/3)'])}"
-        return f"({text})" if rng.random() < 0.5 else text
+        return (f"({text})" if rng.random() < 0.5 else text), False
     if kind == "neg":
-        return f"-{sub()}"
+        return f"-{sub()}", False
     if kind == "fn1":
-        return f"{rng.choice(['ABS', 'SQRT', 'EXP', 'LN'])}({sub()})"
+        return f"{rng.choice(['ABS', 'SQRT', 'EXP', 'LN'])}({sub()})", False
     if kind == "round":
-        return f"ROUND({sub()},{rng.randint(-1, 3)})"
+        return f"ROUND({sub()},{rng.randint(-1, 3)})", False
     if kind == "if":
         op = rng.choice(["=", "<>", "<", ">", "<=", ">="])
-        return f"IF({sub()}{op}{sub()},{sub()},{sub()})"
+        yes, yes_bool = _random(rng, depth - 1)
+        no, no_bool = _random(rng, depth - 1)
+        return f"IF({number()}{op}{number()},{yes},{no})", yes_bool or no_bool
     if kind == "minmax":
         args = [sub() for _ in range(rng.randint(1, 3))]
-        return f"{rng.choice(['MIN', 'MAX'])}({','.join(args)})"
+        return f"{rng.choice(['MIN', 'MAX'])}({','.join(args)})", False
     op = rng.choice(["=", "<>", "<", ">", "<=", ">="])
-    return f"({sub()}{op}{sub()})"
+    return f"({number()}{op}{number()})", True
 
 
 def _gdsheet_values(texts: list[str]) -> dict[int, Any]:
@@ -137,6 +150,10 @@ def _agree(ours: Any, theirs: Any, magnitude: float) -> bool:
     if isinstance(ours, ExcelError) or (isinstance(theirs, str) and theirs.startswith("#")):
         return isinstance(ours, ExcelError) and isinstance(theirs, str) and theirs.startswith("#")
     if isinstance(ours, bool) or isinstance(theirs, bool):
+        if isinstance(theirs, bool) and isinstance(ours, float):
+            # LibreOffice formats a number computed from a comparison (-(1>2)) as a
+            # boolean and writes it so; Excel shows the number
+            return ours == float(theirs)
         return ours == theirs and isinstance(ours, bool) and isinstance(theirs, bool)
     if theirs is None:
         theirs = 0.0
@@ -148,10 +165,10 @@ def _agree(ours: Any, theirs: Any, magnitude: float) -> bool:
 
 @settings(max_examples=2, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
           suppress_health_check=list(HealthCheck))
-@given(st.randoms(use_true_random=False))
-def test_random_arithmetic_agrees_with_libreoffice(tmp_path_factory: pytest.TempPathFactory,
-                                                    rng: random.Random) -> None:
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_random_arithmetic_agrees_with_libreoffice(tmp_path_factory: pytest.TempPathFactory, seed: int) -> None:
     soffice = require_engine("libreoffice")
+    rng = random.Random(seed)
     texts = [random_formula(rng) for _ in range(BATCH)]
     tmp = tmp_path_factory.mktemp("lo")
     ours = _gdsheet_values(texts)

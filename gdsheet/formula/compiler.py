@@ -316,9 +316,9 @@ class _Gen:
         if cls is Unary:
             return self.unary(node, mode)
         if cls is Percent:
-            x, _ = self.expr(node.operand, "array" if mode == "array" else "value")
+            x, _ = self.expr(node.operand, "array" if mode != "value" else "value")
             t = self.tmp()
-            if mode == "array":
+            if mode != "value":
                 self.emit(f"{t} = _aun(op_percent, {x})")
                 return t, ANYK
             self.emit(f"{t} = op_percent({x})")
@@ -372,7 +372,7 @@ class _Gen:
         return t
 
     def unary(self, node: Unary, mode: str) -> tuple[str, str]:
-        if mode == "array":
+        if mode != "value":
             x, _ = self.expr(node.operand, "array")
             t = self.tmp()
             self.emit(f"{t} = _aun({'op_neg' if node.op == '-' else 'op_plus'}, {x})")
@@ -397,7 +397,7 @@ class _Gen:
                 self.emit(f"{t} = _ii({t}, row, col)")
                 return t, REFK
             return t, ANYK
-        if mode == "array":
+        if mode != "value":  # array, or raw (a function argument that takes ranges)
             a, _ = self.expr(node.left, "array")
             b, _ = self.expr(node.right, "array")
             t = self.tmp()
@@ -456,18 +456,19 @@ class _Gen:
         args = []
         for i, arg in enumerate(node.args):
             kind = spec.kind(i)
-            if kind == "A" or mode == "array":
-                sub = "raw" if isinstance(arg, Ref) and kind == "a" else "array"
-                code, _ = self.expr(arg, sub)
-            elif kind == "a":
-                code, _ = self.expr(arg, "raw" if isinstance(arg, Ref) else "array")
+            if kind == "a":
+                # references stay references (SUM skips text in cells, MIN skips an
+                # empty cell returned by IF); operators work element-wise
+                code, _ = self.expr(arg, "raw")
+            elif kind == "A" or mode != "value":
+                code, _ = self.expr(arg, "array")
             else:
                 code, _ = self.expr(arg, "value")
             args.append(code)
         fn = self.const(spec.impl, "F_" + "".join(ch if ch.isalnum() else "_" for ch in node.name) + "_")
         t = self.tmp()
         self.emit(f"{t} = {fn}({', '.join(args)})")
-        if node.name in _AREA_RESULT or mode == "array":
+        if node.name in _AREA_RESULT or mode != "value":
             if mode == "value":
                 self.emit(f"{t} = _ii({t}, row, col)")
                 return t, REFK
