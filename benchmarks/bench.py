@@ -908,6 +908,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log("interrupted: reporting what was measured")
             bench.failures.append("interrupted")
 
+    if hasattr(os, "getloadavg"):
+        bench.notes.append("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+                           + f" ({info['nproc']} CPUs): figures taken on a busy machine move a lot")
     text = report(bench, info)
     print(text)
     if args.json:
