@@ -410,7 +410,8 @@ def test_unsupported_function_strict_names_the_cell() -> None:
     wb = book({("Iterations", 7, 2): "FOO(1)+1"})
     with pytest.raises(FormulaError, match=r"^Iterations!B7: unsupported function FOO$") as info:
         evaluate(wb)
-    assert isinstance(info.value, UnsupportedFunction)
+    assert isinstance(info.value, UnsupportedFunction) and info.value.name == "FOO"
+    assert info.value.problem.cell == "Iterations!B7"  # type: ignore[attr-defined]
 
 
 def test_unsupported_function_lenient() -> None:
@@ -504,3 +505,21 @@ def test_compile_shape_is_cached_and_usable_standalone() -> None:
     assert compiled(ctx, 3, 2) == 0.5
     assert compiled.bind(ctx)(3, 2) == 0.5
     assert compiled(ctx, 1, 2) == REF  # row 0 is off the sheet
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("=IF(-1,2,3)", 2.0), ("=IFERROR(-2,0)", -2.0), ("=-2*-3", 6.0), ("=2^-2", 0.25), ("=1/-0", DIV0),
+    ("=ABS(-(-(-2)))", 2.0), ("=CHOOSE(2,-1,-2)", -2.0),
+])
+def test_negative_literals_everywhere(text: str, expected: Any) -> None:
+    assert ev(text) == expected
+
+
+def test_deeply_nested_formulas_evaluate() -> None:
+    s = Sheet("S")
+    s.formulas[(1, 1)] = Formula("+".join(["1"] * 4000), 1, 1)
+    s.formulas[(2, 1)] = Formula("+".join(["A1"] * 2700), 2, 1)
+    s.formulas[(3, 1)] = Formula("(" * 3000 + "1" + ")" * 3000, 3, 1)
+    s.formulas[(4, 1)] = Formula("-" * 3000 + "1", 4, 1)
+    vals = evaluate(Workbook(sheets={"S": s})).values["S"]
+    assert vals == {(1, 1): 4000.0, (2, 1): 2700 * 4000.0, (3, 1): 1.0, (4, 1): 1.0}

@@ -137,6 +137,12 @@ def test_shape_of_a_filled_down_column_is_one_shape() -> None:
     # absolute parts do not move
     assert to_shape(parse("$A$1+A1"), 5, 5) == to_shape(parse("$A$1+A2"), 6, 5)
     assert to_shape(parse("$A$1+A1"), 5, 5) != to_shape(parse("$A$2+A2"), 6, 5)
+    # sheet names are case-insensitive too, and print as written
+    s1 = to_shape(parse("Params!$B$3*'My Data'!A1"), 2, 2)
+    s2 = to_shape(parse("PARAMS!$B$3*'my data'!A1"), 2, 2)
+    assert s1 == s2 and hash(s1) == hash(s2)
+    assert shape_text(s1) == "Params!R3C2*'My Data'!R[-1]C[-1]"
+    assert to_shape(parse("Params!A1"), 1, 1) != to_shape(parse("Other!A1"), 1, 1)
 
 
 def test_shape_text() -> None:

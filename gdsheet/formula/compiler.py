@@ -19,7 +19,6 @@ one-off use.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -44,6 +43,7 @@ from .parser import (
     Ref,
     String,
     Unary,
+    deep_recursion,
 )
 
 __all__ = [
@@ -225,6 +225,11 @@ REFK = "ref"  # a scalar or None (an empty cell)
 ANYK = "any"  # anything, including an Area
 
 
+def _lit(code: str) -> float:
+    """The value of a numeric literal emitted by the generator."""
+    return float(code.strip("()"))
+
+
 class _Gen:
     """Emits the statements of one function body; each sub-expression ends up in
     a temporary (or is a literal), so operands are evaluated once, left first."""
@@ -381,7 +386,7 @@ class _Gen:
         if node.op == "+":
             return x, kind
         if kind == NUMK:
-            return repr(-float(x)), NUMK
+            return f"({-_lit(x)!r})", NUMK  # parenthesised: (-2.0).__class__ is valid Python
         t = self.tmp()
         self.emit(f"{t} = -{x} if {x}.__class__ is float else op_neg({x})")
         return t, VALK
@@ -411,7 +416,7 @@ class _Gen:
             helper, pyop = _ARITH[op]
             checks = [f"{x}.__class__ is float" for x, k in ((a, ka), (b, kb)) if k != NUMK]
             if op == "/":
-                if kb == NUMK and float(b) == 0.0:
+                if kb == NUMK and _lit(b) == 0.0:
                     self.emit(f"{t} = op_div({a}, {b})")
                     return t, VALK
                 if kb != NUMK:
@@ -425,7 +430,7 @@ class _Gen:
             self.emit("else:")
             self.emit(f"    {t} = {helper}({a}, {b})")
             return t, VALK
-        if op == "^" and kb == NUMK and float(b) >= 1.0 and float(b) == int(float(b)) and ka != NUMK:
+        if op == "^" and kb == NUMK and _lit(b) >= 1.0 and _lit(b) == int(_lit(b)) and ka != NUMK:
             self.emit(f"if {a}.__class__ is float:")
             self.emit("    try:")
             self.emit(f"        {t} = {a} ** {b}")
@@ -621,21 +626,20 @@ def compile_shape(shape: Node, *, array: bool = False) -> CompiledShape:
     Raises :class:`UnsupportedFunction` for a function the engine lacks and
     :class:`FormulaSyntaxError` for a wrong argument count.
     """
+    try:
+        with deep_recursion():
+            return _compile(shape, array)
+    except RecursionError:
+        raise FormulaSyntaxError("formula nested too deeply") from None
+
+
+def _compile(shape: Node, array: bool) -> CompiledShape:
     key = (shape, array)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
     gen = _Gen()
-    limit = sys.getrecursionlimit()
-    if limit < 20000:
-        sys.setrecursionlimit(20000)
-    try:
-        code, kind = gen.expr(shape, "array" if array else "value")
-    except RecursionError:
-        raise FormulaSyntaxError("formula nested too deeply") from None
-    finally:
-        if limit < 20000:
-            sys.setrecursionlimit(limit)
+    code, kind = gen.expr(shape, "array" if array else "value")
     if array:
         gen.emit(f"return {code}")
     elif kind in (NUMK, VALK):

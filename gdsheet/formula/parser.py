@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Union
 
@@ -53,6 +54,10 @@ __all__ = [
     "col_to_letters",
     "letters_to_col",
     "fill_down_template",
+    "deep_recursion",
+    "quote_sheet",
+    "substitute",
+    "SheetName",
 ]
 
 MAX_ROW = 1_048_576
@@ -524,6 +529,23 @@ def _range_op(left: Node, right: Node) -> Node:
     return Binary(":", left, right)
 
 
+@contextmanager
+def deep_recursion(limit: int = 20000) -> Iterator[None]:
+    """Raise Python's recursion limit for work on one formula tree.
+
+    An 8,192-character formula (Excel's limit) can be a left-leaning chain of
+    4,000 operators: parsing it, hashing its tree (dataclass hashes recurse) or
+    compiling it goes that deep, far past the default limit of 1,000."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
+
+
 def parse(text: str) -> Node:
     """Parse a formula (with or without its leading ``=``) into a tree.
 
@@ -533,16 +555,13 @@ def parse(text: str) -> Node:
         text = text[1:]
     if not text.strip():
         raise FormulaSyntaxError("empty formula")
-    limit = sys.getrecursionlimit()
-    if limit < 20000:  # an 8,192-character formula can nest a few thousand levels
-        sys.setrecursionlimit(20000)
+    if len(text) > 16384:
+        raise FormulaSyntaxError("formula longer than Excel allows")
     try:
-        return _Parser(text).parse()
+        with deep_recursion():
+            return _Parser(text).parse()
     except RecursionError:
         raise FormulaSyntaxError("formula nested too deeply") from None
-    finally:
-        if limit < 20000:
-            sys.setrecursionlimit(limit)
 
 
 # --------------------------------------------------------------------- walks
@@ -604,18 +623,39 @@ def _transform(node: Node, fn: Callable[[Node], Node | None]) -> Node:
     return result[id(node)]
 
 
+class SheetName(str):
+    """A sheet name in a shape: compares and hashes case-insensitively (Excel's
+    sheet names are), prints as written."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.casefold() == other.casefold()
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.casefold())
+
+
+def _sheet(name: str | None) -> str | None:
+    return None if name is None else SheetName(name)
+
+
 def to_shape(node: Node, row: int, col: int) -> Node:
     """The R1C1 shape of ``node`` written in cell (row, col).
 
     Relative rows/columns become offsets from (row, col); absolute ones stay;
-    defined names are lower-cased (Excel names are case-insensitive).  Two cells
-    of a filled-down column give equal (and equally hashed) shapes.
+    defined names are lower-cased and sheet names compare case-insensitively
+    (:class:`SheetName`), as Excel treats both.  Two cells of a filled-down
+    column give equal (and equally hashed) shapes.
     """
 
     def leaf(n: Node) -> Node | None:
         if isinstance(n, Ref):
             return Ref(
-                n.sheet,
+                _sheet(n.sheet),
                 n.row if n.row_abs else n.row - row,
                 n.col if n.col_abs else n.col - col,
                 n.row_abs,
@@ -623,7 +663,7 @@ def to_shape(node: Node, row: int, col: int) -> Node:
             )
         if isinstance(n, Range):
             return Range(
-                n.sheet,
+                _sheet(n.sheet),
                 n.r1 if n.r1_abs else n.r1 - row,
                 n.c1 if n.c1_abs else n.c1 - col,
                 n.r2 if n.r2_abs else n.r2 - row,
@@ -631,7 +671,7 @@ def to_shape(node: Node, row: int, col: int) -> Node:
                 n.r1_abs, n.c1_abs, n.r2_abs, n.c2_abs,
             )
         if isinstance(n, Name):
-            return Name(n.name.lower(), n.sheet)
+            return Name(n.name.lower(), _sheet(n.sheet))
         return None
 
     return _transform(node, leaf)
@@ -679,14 +719,8 @@ def _prec(node: Node) -> int:
 
 def shape_text(shape: Node) -> str:
     """Readable R1C1 text of a shape, e.g. ``R[-1]C-learning_rate*R[-1]C[2]``."""
-    limit = sys.getrecursionlimit()
-    if limit < 20000:
-        sys.setrecursionlimit(20000)
-    try:
+    with deep_recursion():
         return _text(shape)
-    finally:
-        if limit < 20000:
-            sys.setrecursionlimit(limit)
 
 
 def _text(n: Node) -> str:
