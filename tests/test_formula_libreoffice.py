@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -134,12 +135,15 @@ def _libreoffice_values(soffice: str, texts: list[str], tmp: Path) -> dict[int, 
     wb.save(src)
     out_dir = tmp / "out"
     out_dir.mkdir()
-    profile = f"file:///tmp/gdsheet-lo-{uuid.uuid4().hex}"
-    proc = subprocess.run(
-        [soffice, "--headless", "--norestore", f"-env:UserInstallation={profile}",
-         "--convert-to", "xlsx", "--outdir", str(out_dir), str(src)],
-        capture_output=True, text=True, timeout=120,
-    )
+    profile = Path(f"/tmp/gdsheet-lo-{uuid.uuid4().hex}")  # a private profile: no clash with a running soffice
+    try:
+        proc = subprocess.run(
+            [soffice, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+             "--convert-to", "xlsx", "--outdir", str(out_dir), str(src)],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
     result = out_dir / "batch.xlsx"
     assert result.exists(), f"LibreOffice wrote nothing: {proc.stdout} {proc.stderr}"
     back = openpyxl.load_workbook(result, data_only=True)["F"]

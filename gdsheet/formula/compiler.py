@@ -19,6 +19,7 @@ one-off use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -208,6 +209,8 @@ _GLOBALS: dict[str, Any] = {
     "op_le": fx.op_le,
     "op_ge": fx.op_ge,
     "NA": ERRORS_BY_CODE["#N/A"],
+    "_sqrt": math.sqrt,
+    "_floor": math.floor,
 }
 for _code, _err in ERRORS_BY_CODE.items():
     _GLOBALS["E_" + "".join(ch if ch.isalnum() else "_" for ch in _code)] = _err
@@ -215,6 +218,13 @@ for _code, _err in ERRORS_BY_CODE.items():
 _ARITH = {"+": ("op_add", "+"), "-": ("op_sub", "-"), "*": ("op_mul", "*"), "/": ("op_div", "/")}
 _OTHER_BIN = {"^": "op_pow", "&": "op_concat", "=": "op_eq", "<>": "op_ne", "<": "op_lt",
               ">": "op_gt", "<=": "op_le", ">=": "op_ge"}
+# one-argument functions whose float case is one safe Python expression
+_INLINE_1 = {
+    "ABS": "abs({x})",
+    "SQRT": "(_sqrt({x}) if {x} >= 0.0 else NUM)",
+    "INT": "float(_floor({x}))",
+    "SIGN": "(1.0 if {x} > 0.0 else -1.0 if {x} < 0.0 else 0.0)",
+}
 # functions whose result can be a reference/array even with scalar arguments
 _AREA_RESULT = {"INDEX", "CHOOSE"}
 
@@ -455,6 +465,13 @@ class _Gen:
             else:
                 want = str(spec.min_args)
             raise FormulaSyntaxError(f"{node.name} takes {want} arguments, got {n}")
+        if mode == "value" and node.name in _INLINE_1 and n == 1:
+            # the all-float fast path of a one-argument math function, inline
+            x, kx = self.expr(node.args[0], "value")
+            fn = self.const(spec.impl, "F_" + node.name + "_")
+            t = self.tmp()
+            self.emit(f"{t} = {_INLINE_1[node.name].format(x=x)} if {x}.__class__ is float else {fn}({x})")
+            return t, VALK
         special = spec.special
         if special is not None and not (mode == "array" and special in ("if", "iferror", "ifna")):
             return getattr(self, "special_" + special)(node, mode)
