@@ -78,7 +78,7 @@ def _random(rng: random.Random, depth: int) -> tuple[str, bool]:
         return (f"({text})" if rng.random() < 0.5 else text), False
     if kind == "pow":
         base = sub()
-        text = f"{base}^{rng.choice(['2', '3', '0.5', '-1', '1.5', '-2', '(1/3)'])}"
+        text = f"{base}^{rng.choice(['2', '3', '0.5', '-1', '1.5', '-2', '(1/3)', '0.2', '(2/3)', '(-1/3)'])}"
         return (f"({text})" if rng.random() < 0.5 else text), False
     if kind == "neg":
         return f"-{sub()}", False

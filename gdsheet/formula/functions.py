@@ -317,10 +317,11 @@ def _pow(a: float, b: float) -> float | ExcelError:
         if b < 0.0:
             return DIV0
     if a < 0.0 and b != math.floor(b):
-        # odd roots of negative numbers, as Excel and LibreOffice compute them:
-        # (-8)^(1/3) = -2; any other fractional power of a negative is #NUM!
-        inv = 1.0 / b
-        if inv == math.floor(inv) and math.fmod(inv, 2.0) != 0.0:
+        # odd roots of negative numbers, as Excel computes them (and LibreOffice
+        # since tdf#69293, with this test): (-8)^(1/3) = -2, (-32)^0.2 = -2;
+        # any other fractional power of a negative number is #NUM!
+        inv = round(1.0 / b)
+        if inv % 2 != 0 and abs(1.0 / inv - b) <= abs(b) * 2.0 ** -48:
             try:
                 r = -((-a) ** b)
             except OverflowError:
