@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .formula.errors import ExcelError
 
 RTOL = 1e-9
@@ -55,8 +57,51 @@ class Tolerance:
         size = abs(expected) if scale is None or not math.isfinite(scale) else max(abs(expected), scale)
         return abs(found - expected) <= self.rtol * abs(expected) + self.atol * size
 
+    def agree_many(self, expected: list[Any], found: list[Any], scale: list[Any] | None = None) -> np.ndarray:
+        """``agree`` for whole columns at once (a boolean array), vectorised where both are numbers."""
+        n = len(expected)
+        if scale is not None and len(scale) != n:
+            raise ValueError("scale and expected differ in length")
+        e, ek = _floats(expected)
+        f, fk = _floats(found)
+        ok = np.zeros(n, dtype=bool)
+        both = (ek == _NUMBER) & (fk == _NUMBER)
+        if both.any():
+            size = np.abs(e)
+            if scale is not None:
+                s = np.array([x if isinstance(x, float) else np.nan for x in scale], dtype=float)
+                size = np.where(np.isfinite(s), np.maximum(size, s), size)
+            with np.errstate(all="ignore"):
+                ok[both] = (np.abs(f - e) <= self.rtol * np.abs(e) + self.atol * size)[both]
+        # an overflow agrees with an overflow, or with a number at the edge of the double range
+        ok |= (ek == _OVERFLOW) & (fk == _OVERFLOW)
+        with np.errstate(invalid="ignore"):
+            ok |= (ek == _OVERFLOW) & (fk == _NUMBER) & (np.abs(f) >= OVERFLOW_EDGE)
+            ok |= (ek == _NUMBER) & (fk == _OVERFLOW) & (np.abs(e) >= OVERFLOW_EDGE)
+        for i in np.nonzero((ek == _OTHER) | (fk == _OTHER))[0].tolist():
+            ok[i] = self.agree(expected[i], found[i], scale[i] if scale is not None else None)
+        return ok
+
     def describe(self) -> str:
         return f"|found − expected| ≤ {self.rtol:g}·|expected| + {self.atol:g}·(size of the terms)"
 
 
 DEFAULT = Tolerance()
+
+_NUMBER, _OVERFLOW, _OTHER = 0, 1, 2
+
+
+def _floats(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Values as a float array plus a kind per value: number, overflow (error / inf / nan), other."""
+    if set(map(type, values)) <= {float}:
+        arr = np.array(values, dtype=float)
+        return arr, np.where(np.isfinite(arr), _NUMBER, _OVERFLOW)
+    arr = np.full(len(values), np.nan)
+    kind = np.full(len(values), _OTHER)
+    for i, v in enumerate(values):
+        if type(v) is float or type(v) is int:
+            arr[i] = v
+            kind[i] = _NUMBER if math.isfinite(v) else _OVERFLOW
+        elif isinstance(v, ExcelError):
+            kind[i] = _OVERFLOW
+    return arr, kind

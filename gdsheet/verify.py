@@ -27,7 +27,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .exercises import get as get_exercise
 from .exercises.base import Exercise, Layout, SheetLayout, render
 from .formula.errors import ExcelError, FormulaError
 from .formula.evaluator import evaluate
-from .formula.parser import parse, to_shape
+from .formula.parser import fill_down_template, parse, to_shape
 from .tolerance import DEFAULT, Tolerance
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
 from .workbook.model import Workbook
@@ -55,6 +55,7 @@ class Mismatch:
     found: Any
     formula: str | None = None  # the formula found in the cell
     expected_formula: str | None = None
+    order: tuple[int, int, int, int] = field(default=(0, 0, 0, 0), repr=False, compare=False)
 
     def line(self) -> str:
         if self.source == "formula":
@@ -95,6 +96,12 @@ class Report:
     mismatch_count: int = 0
     notes: list[str] = field(default_factory=list)
     tolerance: str = DEFAULT.describe()
+    sheet_names: list[str] = field(default_factory=list, repr=False)
+
+    def sheet_order(self, sheet: str) -> int:
+        if sheet not in self.sheet_names:
+            self.sheet_names.append(sheet)
+        return self.sheet_names.index(sheet)
 
     @property
     def ok(self) -> bool:
@@ -103,7 +110,9 @@ class Report:
     def to_dict(self, limit: int = 100) -> dict[str, Any]:
         d = asdict(self)
         d["ok"] = self.ok
-        d["mismatches"] = [_jsonable(asdict(m)) for m in self.mismatches[:limit]]
+        d.pop("sheet_names", None)
+        d["mismatches"] = [_jsonable({k: v for k, v in asdict(m).items() if k != "order"})
+                           for m in self.mismatches[:limit]]
         d["params"] = _jsonable(self.params)
         return d
 
@@ -139,8 +148,9 @@ def _jsonable(v: Any) -> Any:
 # ------------------------------------------------------------------ reading
 
 
-def load(path: str | os.PathLike[str]) -> tuple[Workbook, Exercise, dict[str, Any], list[str]]:
-    """The workbook, its exercise, and the parameters its input cells hold now (with notes)."""
+def load(path: str | os.PathLike[str]) -> tuple[Workbook, Exercise, dict[str, Any], list[str], Layout | None]:
+    """The workbook, its exercise, the parameters its input cells hold now (with notes), and
+    the layout for them when they are the generated ones (else None: the caller rebuilds it)."""
     try:
         wb = read_workbook(path)
     except UnreadableWorkbook as exc:
@@ -157,9 +167,9 @@ def load(path: str | os.PathLike[str]) -> tuple[Workbook, Exercise, dict[str, An
         generated = exercise.resolve(meta["params"])
     except ValueError as exc:
         raise VerifyError(f"{Path(path).name}: damaged gdsheet metadata ({exc})") from None
-    inputs = input_values(wb, exercise.layout(generated))
-    params, notes = exercise.from_inputs(generated, inputs)
-    return wb, exercise, params, notes
+    layout = exercise.layout(generated)
+    params, notes = exercise.from_inputs(generated, input_values(wb, layout))
+    return wb, exercise, params, notes, (layout if params == generated else None)
 
 
 def input_values(wb: Workbook, layout: Layout) -> dict[str, Any]:
@@ -186,8 +196,9 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluat
     temporary copy there and compare its values too.  Raises VerifyError when
     the file cannot be verified at all.  The input file is never modified.
     """
-    wb, exercise, params, notes = load(path)
-    layout = exercise.layout(params)
+    wb, exercise, params, notes, layout = load(path)
+    if layout is None:
+        layout = exercise.layout(params)
     sources = ["gdsheet"] if evaluate_formulas else []
     sources.append("cached")
     computed: dict[str, dict[tuple[int, int], Any]] = {}
@@ -208,56 +219,42 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluat
             sheet = wb.sheet(sl.name)
         except KeyError:
             report.mismatch_count += 1
-            report.mismatches.append(Mismatch(f"{sl.name}!A1", "formula", "a sheet", None,
+            report.mismatches.append(Mismatch(f"{_quote(sl.name)}!A1", "formula", "a sheet", None,
                                               expected_formula=f"the sheet {sl.name!r}"))
             continue
         evaluated = computed.get(sheet.name, {})
-        for row, col, template, text, expected, scale in _formula_cells(sl):
-            report.checked += 1
-            ref = f"{_quote(sl.name)}!{_a1(row, col)}"
-            key = (row, col)
-            found_formula = sheet.formulas.get(key)
-            listed = len(report.mismatches) < max_listed
-
-            def bad(source: str, found: Any) -> None:
-                report.mismatch_count += 1
-                if len(report.mismatches) < max_listed:
-                    report.mismatches.append(Mismatch(ref, source, expected, found,
-                                                      _text_at(found_formula, row, col), text))
-
-            if found_formula is None:
-                bad("formula", sheet.values.get(key))
-                continue
-            if not shapes.same(found_formula, sl.name, template, text, row, col):
-                bad("formula", sheet.values.get(key))
-            s = float(scale) if scale is not None else None
-            if evaluate_formulas:
-                report.comparisons += 1
-                if not tolerance.agree(expected, evaluated.get(key), s):
-                    bad("gdsheet", evaluated.get(key))
-            if key in sheet.values:
-                report.comparisons += 1
-                if not tolerance.agree(expected, sheet.values[key], s):
-                    bad("cached", sheet.values[key])
-            elif listed and not report.notes.count("some formula cells carry no cached value"):
-                report.notes.append("some formula cells carry no cached value")
-            for engine, ewb in engine_values.items():
-                report.comparisons += 1
-                try:
-                    v = ewb.sheet(sl.name).values.get(key)
-                except KeyError:
-                    v = None
-                if not tolerance.agree(expected, v, s):
-                    bad(engine, v)
-    # report in sheet order, then by source priority: the first line is the first broken cell
+        engine_sheets = {}
+        for engine, ewb in engine_values.items():
+            try:
+                engine_sheets[engine] = ewb.sheet(sl.name).values
+            except KeyError:
+                engine_sheets[engine] = {}
+        for group in _groups(sl):
+            _check_group(report, sheet, group, shapes, evaluated, engine_sheets, tolerance,
+                         evaluate_formulas, max_listed)
+    # sheet order, then row, column and source: the first line names the first broken cell
+    report.mismatches.sort(key=lambda m: m.order)
     return report
 
 
-def _formula_cells(sl: SheetLayout) -> Iterator[tuple[int, int, str, str, Any, float | None]]:
-    """(row, col, template, formula text, expected value, scale) of every formula cell of a sheet."""
+@dataclass
+class _Group:
+    """Formula cells of one column that share one template (or one single cell)."""
+
+    col: int
+    rows: range
+    template: str  # the generating template ("={x[-1]}-...") or the cell's own formula
+    render: Callable[[int], str]  # formula text ("=...") for a row
+    expected: list[Any]
+    scale: list[float] | None
+
+
+def _groups(sl: SheetLayout) -> Iterator[_Group]:
     for cell in sl.cells:
         if cell.formula is not None:
-            yield cell.row, cell.col, f"{cell.row}:{cell.formula}", cell.formula, _py(cell.value), cell.scale
+            text = cell.formula
+            yield _Group(cell.col, range(cell.row, cell.row + 1), f"{cell.row}:{text}", lambda r, t=text: t,
+                         [_py(cell.value)], [cell.scale] if cell.scale is not None else None)
     table = sl.table
     if table is None:
         return
@@ -266,17 +263,83 @@ def _formula_cells(sl: SheetLayout) -> Iterator[tuple[int, int, str, str, Any, f
         c = table.left + i
         values = col.values.tolist() if isinstance(col.values, np.ndarray) else list(col.values)
         scales = col.scale.tolist() if col.scale is not None else None
-        for k, v in enumerate(values):
-            if k < len(col.head):
-                h = col.head[k]
-                if not (isinstance(h, str) and h.startswith("=")):
-                    continue
-                template = h
-            elif col.formula is None:
-                continue
+        for k, h in enumerate(col.head):
+            if isinstance(h, str) and h.startswith("="):
+                yield _Group(c, range(first + k, first + k + 1), h, lambda r, h=h: render(h, table, r),
+                             values[k:k + 1], scales[k:k + 1] if scales else None)
+        if col.formula is None or len(col.head) >= len(values):
+            continue
+        k0 = len(col.head)
+        start = first + k0
+        template = col.formula
+        fill = fill_down_template(render(template, table, start), start)
+        if fill is not None:
+            def text_at(r: int, fill: Callable[[int], str] = fill) -> str:
+                return "=" + fill(r).removeprefix("=")
+        else:
+            def text_at(r: int, t: str = template) -> str:
+                return render(t, table, r)
+        yield _Group(c, range(start, first + len(values)), template, text_at, values[k0:],
+                     scales[k0:] if scales else None)
+
+
+def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evaluated: dict[Any, Any],
+                 engine_sheets: dict[str, dict[Any, Any]], tolerance: Tolerance, evaluate_formulas: bool,
+                 max_listed: int) -> None:
+    """Compare one group: formulas by shape, then every value source as arrays."""
+    c = g.col
+    rows = g.rows
+    keys = [(r, c) for r in rows]
+    report.checked += len(keys)
+    found = [sheet.formulas.get(k) for k in keys]
+    bad_formula = []
+    verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
+    for i, f in enumerate(found):
+        if f is None:
+            bad_formula.append(i)
+            continue
+        ok = verdict.get(id(f))
+        if ok is None:
+            if f.col == c and f.text == g.render(f.row)[1:]:
+                ok = True  # the text the template gives at the formula's own anchor
             else:
-                template = col.formula
-            yield first + k, c, template, render(template, table, first + k), v, scales[k] if scales else None
+                ok = shapes.same(f, sheet.name, g.template, g.render(rows[i]), rows[i], c)
+            verdict[id(f)] = ok
+        if not ok:
+            bad_formula.append(i)
+    expected = g.expected
+    cached = [sheet.values.get(k) for k in keys]
+    sources: list[tuple[str, list[Any], np.ndarray | None]] = []
+    if evaluate_formulas:
+        sources.append(("gdsheet", [evaluated.get(k) for k in keys], None))
+    present = np.fromiter((v is not None for v in cached), dtype=bool, count=len(cached))
+    if not present.all() and "some formula cells carry no cached value" not in report.notes:
+        report.notes.append("some formula cells carry no cached value")
+    sources.append(("cached", cached, present))
+    for engine, values in engine_sheets.items():
+        sources.append((engine, [values.get(k) for k in keys], None))
+    for i in bad_formula:
+        _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found[i], g, 0, max_listed)
+    for priority, (source, vals, mask) in enumerate(sources, start=1):
+        ok = tolerance.agree_many(expected, vals, g.scale)
+        if mask is not None:
+            report.comparisons += int(mask.sum())
+            ok |= ~mask
+        else:
+            report.comparisons += len(vals)
+        for i in np.nonzero(~ok)[0].tolist():
+            _record(report, sheet.name, rows[i], c, source, expected[i], vals[i], found[i], g, priority,
+                    max_listed)
+
+
+def _record(report: Report, sheet: str, row: int, col: int, source: str, expected: Any, found: Any,
+            formula: Any, g: _Group, priority: int, max_listed: int) -> None:
+    report.mismatch_count += 1
+    if len(report.mismatches) < max_listed:
+        m = Mismatch(f"{_quote(sheet)}!{_a1(row, col)}", source, expected, found, _text_at(formula, row, col),
+                     g.render(row))
+        m.order = (report.sheet_order(sheet), row, col, priority)
+        report.mismatches.append(m)
 
 
 def _py(v: Any) -> Any:

@@ -81,8 +81,9 @@ def test_wrong_formula_with_wrong_values(lesson_workbook, tmp_path):
     path = tampered(lesson_workbook, tmp_path, "D30", "<f>2*coef_a*B30-coef_b</f>")
     report = verify(path)
     cells = {m.cell for m in report.mismatches}
-    assert "Iterations!D30" in cells
-    assert report.mismatches[0].cell.startswith("Iterations!B")  # x of the next row is wrong too ...
+    assert report.mismatches[0].cell == "Iterations!D30"  # the first broken cell comes first
+    assert report.mismatches[0].source == "formula"
+    assert "Iterations!B31" in cells  # x of the next row is wrong too ...
     assert report.mismatch_count > 10  # ... and everything after it
 
 

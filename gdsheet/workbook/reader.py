@@ -24,14 +24,17 @@ read is capped.
 
 from __future__ import annotations
 
+import gc
 import html
 import os
 import posixpath
 import re
 import zipfile
 import zlib
+from itertools import compress
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
@@ -59,7 +62,6 @@ _CELL = re.compile(
 _ATTR_T = re.compile(r'\bt="(\w+)"')
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 _IS_TEXT = re.compile(r"<t\b[^>]*>([^<]*)</t>", re.S)
-_SHEETDATA = re.compile(r"<sheetData\s*/>|<sheetData>(.*?)</sheetData>", re.S)
 _COL_CACHE: dict[str, int] = {}
 
 
@@ -114,9 +116,25 @@ def read_workbook(path: str | os.PathLike[str], sheets: Iterable[str] | None = N
     The file is opened read-only and never modified.
     """
     name = Path(path).name
-    with open_package(path, limits) as zf:
+    with open_package(path, limits) as zf, gc_paused():
         ctx = _Context(zf, name, limits)
         return _read(ctx, None if sheets is None else set(sheets))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of acyclic tuples are made.
+
+    Measured on a 100k-row sheet: transposing and keying 700k cells takes 0.7 s
+    with the collector running (it rescans the growing heap) and 0.3 s without.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read(ctx: _Context, wanted: set[str] | None) -> Workbook:
@@ -237,70 +255,92 @@ def _value(t: str | None, v: str | None, inline: str | None, strings: list[str])
     return None
 
 
+def _sheet_data(text: str) -> str:
+    """The text inside <sheetData> (str.find: a lazy regex over 45 MB costs half a second)."""
+    start = text.find("<sheetData")
+    if start < 0:
+        return ""
+    open_end = text.find(">", start)
+    if open_end < 0 or text[open_end - 1] == "/":
+        return ""
+    end = text.find("</sheetData>", open_end)
+    return text[open_end + 1:end if end >= 0 else len(text)]
+
+
 def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> None:
+    """Bulk scan: one regex over the sheet, then whole-list operations rather than a loop per cell.
+
+    The common cell (a number, or a shared-formula child with its cached number)
+    is handled by ``map``/``zip`` in C; only cells with a type or a formula text
+    take a Python step.
+    """
     text = ctx.text(part)
     if text is None:
         return
-    m = _SHEETDATA.search(text)
-    data = (m.group(1) or "") if m else ""
+    data = _sheet_data(text)
+    del text
     expected = data.count("<c ") + data.count("<c>")
-    values, formulas = sheet.values, sheet.formulas
-    shared: dict[str, Formula] = {}
-    pending: list[tuple[tuple[int, int], str]] = []
     cells = _CELL.findall(data)
+    del data
     n = len(cells)
+    if n != expected:
+        del cells
+        _read_sheet_general(ctx, ctx.text(part) or "", sheet, strings)
+        return
     if n > ctx.limits.cells - ctx.cells:
         raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
-    types: dict[str, str | None] = {}  # attribute text -> t, cached: a sheet repeats a few
-    fattr_cache: dict[str, dict[str, str]] = {}
-    for letters, row_s, attrs, fattrs, ftext, v, inline in cells:
-        key = (int(row_s), col_index(letters))
-        if attrs:
-            t = types.get(attrs, "")
-            if t == "":
-                mt = _ATTR_T.search(attrs)
-                t = types[attrs] = mt.group(1) if mt else None
-        else:
-            t = None
-        if fattrs or ftext:
-            if not fattrs:
-                formulas[key] = Formula(_unescape(ftext), key[0], key[1])
-            else:
-                fa = fattr_cache.get(fattrs)
-                if fa is None:
-                    fa = fattr_cache[fattrs] = dict(_ATTR.findall(fattrs))
-                ft = fa.get("t")
-                if ft == "shared":
-                    si = fa.get("si", "")
-                    if ftext:
-                        shared[si] = formulas[key] = Formula(_unescape(ftext), key[0], key[1])
-                    elif si in shared:
-                        formulas[key] = shared[si]
-                    else:
-                        pending.append((key, si))
-                elif ft == "array":
-                    if ftext:
-                        formulas[key] = Formula(_unescape(ftext), key[0], key[1], array_ref=fa.get("ref"))
-                elif ft != "dataTable" and ftext:
-                    formulas[key] = Formula(_unescape(ftext), key[0], key[1])
-        if t is None and v:
-            try:
-                values[key] = float(v)
-            except ValueError:
-                pass
-        elif t is not None:
-            val = _value(t, v, inline or None, strings)
-            if val is not None:
-                values[key] = val
-    for key, si in pending:  # a child written before its anchor (legal, rare)
-        if si in shared:
-            formulas[key] = shared[si]
     ctx.cells += n
-    if n != expected:
-        sheet.values.clear()
-        sheet.formulas.clear()
-        ctx.cells -= n
-        _read_sheet_general(ctx, text, sheet, strings)
+    if not n:
+        return
+    letters, rows_s, attrs, fattrs, ftexts, vs, inlines = zip(*cells)
+    del cells
+    for a in set(letters):
+        col_index(a)
+    keys = list(zip(map(int, rows_s), map(_COL_CACHE.__getitem__, letters)))
+    types = {a: (m.group(1) if (m := _ATTR_T.search(a)) else None) for a in set(attrs)}
+    kinds = list(map(types.__getitem__, attrs))
+    values = sheet.values
+    # plain numbers: no type, a <v>
+    plain = [t is None and v != "" for t, v in zip(kinds, vs)]
+    try:
+        values.update(zip(compress(keys, plain), map(float, compress(vs, plain))))
+    except ValueError:  # a malformed number somewhere: skip just those cells
+        values.update((k, x) for k, x in zip(compress(keys, plain), map(_to_float, compress(vs, plain)))
+                      if x is not None)
+    for i in compress(range(n), [t is not None for t in kinds]):
+        val = _value(kinds[i], vs[i], inlines[i] or None, strings)
+        if val is not None:
+            values[keys[i]] = val
+    formulas = sheet.formulas
+    shared: dict[str, Formula] = {}
+    fattr_cache = {fa: dict(_ATTR.findall(fa)) for fa in set(fattrs) if fa}
+    # cells that carry formula text: ordinary formulas and the anchors of shared groups
+    for i in compress(range(n), [bool(ft) for ft in ftexts]):
+        key, fa, ft = keys[i], fattrs[i], ftexts[i]
+        attr = fattr_cache.get(fa, {}) if fa else {}
+        kind = attr.get("t")
+        if kind == "shared":
+            shared[attr.get("si", "")] = formulas[key] = Formula(_unescape(ft), key[0], key[1])
+        elif kind == "array":
+            formulas[key] = Formula(_unescape(ft), key[0], key[1], array_ref=attr.get("ref"))
+        elif kind != "dataTable":
+            formulas[key] = Formula(_unescape(ft), key[0], key[1])
+    # children of shared groups (<f t="shared" si="3"/>): one dict update, no step per cell
+    children = [bool(fa) and not ft for fa, ft in zip(fattrs, ftexts)]
+    group_of: dict[str, Formula | None] = {}
+    for fa in set(compress(fattrs, children)):
+        attr = fattr_cache[fa]
+        group_of[fa] = shared.get(attr.get("si", "")) if attr.get("t") == "shared" else None
+    formulas.update((k, f) for k, f in zip(compress(keys, children), map(group_of.__getitem__,
+                                                                         compress(fattrs, children)))
+                    if f is not None)
+
+
+def _to_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _read_sheet_general(ctx: _Context, text: str, sheet: Sheet, strings: list[str]) -> None:
