@@ -437,10 +437,10 @@ def test_syntax_problem_and_wrong_argument_count() -> None:
 
 
 def test_external_reference_is_a_problem_and_ref_error() -> None:
-    wb = book({("S", 1, 1): "[1]Sheet1!A1+1"})
+    wb = book({("S", 1, 1): "[1]Sheet1!A1+1", ("S", 2, 1): "[1]Sheet1!A2+1", ("S", 3, 1): "[1]Sheet1!A3+1"})
     ev_ = evaluate(wb, strict=False)
-    assert ev_.values["S"][(1, 1)] == REF
-    assert [p.kind for p in ev_.problems] == ["external"]
+    assert ev_.values["S"] == {(1, 1): REF, (2, 1): REF, (3, 1): REF}
+    assert [(p.row, p.kind) for p in ev_.problems] == [(1, "external"), (2, "external"), (3, "external")]
     with pytest.raises(FormulaError, match=r"^S!A1: reference to another workbook"):
         evaluate(wb)
 

@@ -203,7 +203,7 @@ class _SheetState:
         self.miss = self._make_miss()
         # caches for finding a cell's compiled function
         self.by_formula: dict[int, tuple[Formula, Fn | None]] = {}
-        self.by_shape: dict[Any, Fn | FormulaError | _ExternalFn] = {}
+        self.by_shape: dict[Any, Fn | FormulaError] = {}
         self.predictors: dict[int, tuple[Callable[[int], str], Fn]] = {}
 
     # -- SheetView protocol
@@ -422,7 +422,7 @@ class _Book:
                 hit = compiled.bind(st.ctx)
                 externals = [n.text for n in references(resolved) if isinstance(n, External)]
                 if externals:
-                    hit = _ExternalFn(hit, externals[0])
+                    hit = self._external(st, hit, externals[0])
             except UnsupportedFunction as exc:
                 hit = exc
             except FormulaSyntaxError as exc:
@@ -432,12 +432,22 @@ class _Book:
             kind = "unsupported" if isinstance(hit, UnsupportedFunction) else "syntax"
             self.fail(st, key, f, kind, str(hit), type(hit), hit)
             return None
-        if isinstance(hit, _ExternalFn):
-            self.problem(st, key, "external", f"reference to another workbook: {hit.text}")
-            hit = hit.fn
         if f.array_ref is not None:
             return _array_fn(st, key, hit)
         return hit
+
+    def _external(self, st: _SheetState, inner: Fn, text: str) -> Fn:
+        """A formula reading another workbook: computed (the reference is #REF!),
+        and every cell computed with it gets an "external" problem."""
+        message = f"reference to another workbook: {text}"
+
+        def fn(row: int, col: int) -> Value:
+            value = inner(row, col)  # may raise NeedCells: the problem is recorded once, after
+            st.results[(row, col)] = value
+            self.problem(st, (row, col), "external", message)
+            return value
+
+        return fn
 
     def fail(self, st: _SheetState, key: CellKey, f: Formula, kind: str, message: str,
              exc_type: type[FormulaError], cause: FormulaError | None = None) -> None:
@@ -558,14 +568,6 @@ class _ArrayKey:
 
     def __hash__(self) -> int:
         return hash(("array", self.shape))
-
-
-class _ExternalFn:
-    __slots__ = ("fn", "text")
-
-    def __init__(self, fn: Fn, text: str) -> None:
-        self.fn = fn
-        self.text = text
 
 
 def _array_fn(st: _SheetState, anchor: CellKey, inner: Fn) -> Fn:
