@@ -12,17 +12,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
-
 from .exercises import get as get_exercise
 from .exercises.base import Layout
 from .formula.errors import FormulaError
-from .workbook.frame import sheet_frame
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
 from .workbook.reader import read_workbook
 from .workbook.writer import write_layout
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .verify import Report
 
 
@@ -38,7 +37,7 @@ def generate(exercise: str = "quadratic", path: str | os.PathLike[str] | None = 
     return write_layout(layout(exercise, **params), out)
 
 
-def read(path: str | os.PathLike[str], sheet: str | None = None) -> pd.DataFrame:
+def read(path: str | os.PathLike[str], sheet: str | None = None) -> "pd.DataFrame":
     """A sheet's table as a DataFrame (default: a gdsheet workbook's main table, else the first sheet).
 
     Formula cells without a cached value are evaluated by gdsheet's evaluator.
@@ -58,6 +57,8 @@ def read(path: str | os.PathLike[str], sheet: str | None = None) -> pd.DataFrame
     except KeyError:
         raise ValueError(f"{Path(path).name}: no sheet named {name!r} "
                          f"(sheets: {', '.join(wb.sheets)})") from None
+    from .workbook.frame import sheet_frame  # pandas: imported only by the commands that need it
+
     computed: dict[tuple[int, int], Any] = {}
     if any(key not in target.values for key in target.formulas):
         from .formula.evaluator import evaluate

@@ -241,51 +241,66 @@ def _splice(sheet_xml: str, table: Table, styles: list[Any]) -> Iterator[str]:
 
 
 def _rows(table: Table, xf: list[int]) -> Iterator[str]:
-    """The data rows, ``CHUNK_ROWS`` at a time."""
+    """The data rows, ``CHUNK_ROWS`` at a time, built column by column.
+
+    Each column's cells for a chunk come from one list comprehension over one
+    fixed format (a shared-formula child with its cached number is the common
+    cell), then rows are zipped together: no branch per cell in Python.
+    """
     first = table.top + 1
     n = table.n_rows
     letters = [col_letter(table.left + i) for i in range(len(table.columns))]
-    plans: list[tuple[Any, ...]] = []
     shared_index = 0  # si: 0, 1, 2 ... in the order Excel itself numbers them
+    special: list[dict[int, str]] = []  # per column: row -> whole cell XML (head rows, shared anchor)
+    child: list[str | None] = []  # per column: the <f> of a shared child, None for constants
     for i, col in enumerate(table.columns):
-        head = list(col.head)
-        if col.formula is None:
-            plans.append(("const", head))
-            continue
-        start = first + len(head)
-        shared = f"{letters[i]}{start}:{letters[i]}{first + n - 1}"
-        anchor = render(col.formula, table, start)[1:]
-        plans.append(("formula", head, start, shared, escape(anchor), shared_index))
-        shared_index += 1
+        cells: dict[int, str] = {}
+        values = col.values
+        for k, h in enumerate(col.head):
+            r = first + k
+            ref = f"{letters[i]}{r}"
+            if isinstance(h, str) and h.startswith("="):
+                cells[r] = _formula_cell(ref, xf[i], f"<f>{escape(render(h, table, r)[1:])}</f>", _item(values[k]))
+            else:
+                cells[r] = _value_cell(ref, xf[i], h if h is not None else _item(values[k]))
+        start = first + len(col.head)
+        if col.formula is not None and start < first + n:
+            anchor = escape(render(col.formula, table, start)[1:])
+            ref_range = f"{letters[i]}{start}:{letters[i]}{first + n - 1}"
+            cells[start] = _formula_cell(f"{letters[i]}{start}", xf[i],
+                                         f'<f t="shared" ref="{ref_range}" si="{shared_index}">{anchor}</f>',
+                                         _item(values[start - first]))
+            child.append(f'<f t="shared" si="{shared_index}"/>')
+            shared_index += 1
+        else:
+            child.append(None)
+        special.append(cells)
     for lo in range(0, n, CHUNK_ROWS):
         hi = min(n, lo + CHUNK_ROWS)
-        vals = [_as_list(col.values[lo:hi]) for col in table.columns]
-        out = []
-        for k in range(hi - lo):
-            r = first + lo + k
-            cells = []
-            for i, plan in enumerate(plans):
-                v = vals[i][k]
-                ref = f"{letters[i]}{r}"
-                s = xf[i]
-                offset = r - first
-                if offset < len(plan[1]):
-                    h = plan[1][offset]
-                    if isinstance(h, str) and h.startswith("="):
-                        f = f"<f>{escape(render(h, table, r)[1:])}</f>"
-                    else:
-                        cells.append(_value_cell(ref, s, h if h is not None else v))
-                        continue
-                elif plan[0] == "const":
-                    cells.append(_value_cell(ref, s, v))
-                    continue
-                elif r == plan[2]:
-                    f = f'<f t="shared" ref="{plan[3]}" si="{plan[5]}">{plan[4]}</f>'
-                else:
-                    f = f'<f t="shared" si="{plan[5]}"/>'
-                cells.append(_formula_cell(ref, s, f, v))
-            out.append(f'<row r="{r}">{"".join(cells)}</row>')
-        yield "".join(out)
+        rows = range(first + lo, first + hi)
+        columns = []
+        for i, col in enumerate(table.columns):
+            vals = _as_list(col.values[lo:hi])
+            f = child[i]
+            s = xf[i]
+            letter = letters[i]
+            if f is None:
+                cells = [_value_cell(f"{letter}{r}", s, v) for r, v in zip(rows, vals)]
+            elif set(map(type, vals)) <= {float}:
+                ok = f'<c r="{letter}{{}}" s="{s}">{f}<v>{{!r}}</v></c>'.format
+                err = f'<c r="{letter}{{}}" s="{s}" t="e">{f}<v>#NUM!</v></c>'.format
+                cells = [ok(r, v) if v - v == 0.0 else err(r) for r, v in zip(rows, vals)]
+            else:
+                cells = [_formula_cell(f"{letter}{r}", s, f, v) for r, v in zip(rows, vals)]
+            for r, xml in special[i].items():
+                if first + lo <= r < first + hi:
+                    cells[r - first - lo] = xml
+            columns.append(cells)
+        yield "".join(f'<row r="{r}">{"".join(cells)}</row>' for r, cells in zip(rows, zip(*columns)))
+
+
+def _item(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _as_list(values: Any) -> list[Any]:
