@@ -26,7 +26,7 @@ from functools import reduce
 from operator import add
 from typing import Any
 
-from .errors import DIV0, NA, NAME, NUM, REF, VALUE, ExcelError
+from .errors import DIV0, NA, NUM, REF, VALUE, ExcelError
 
 __all__ = [
     "Value",
@@ -1323,5 +1323,3 @@ def COLUMNS(ref: Value) -> Value:
         return ref
     return float(ref.ncols) if ref.__class__ is Area else 1.0
 
-
-UNKNOWN_NAME = NAME  # value of a cell whose formula uses an unknown name
