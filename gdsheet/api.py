@@ -22,7 +22,7 @@ from .workbook.writer import write_layout
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .verify import Report
+    from .verifier import Report
 
 
 def layout(exercise: str, **params: Any) -> Layout:
@@ -71,15 +71,15 @@ def read(path: str | os.PathLike[str], sheet: str | None = None) -> "pd.DataFram
 
 
 def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), **kwargs: Any) -> "Report":
-    """Check a gdsheet workbook against its numpy reference; see :func:`gdsheet.verify.verify`."""
-    from .verify import verify as _verify
+    """Check a gdsheet workbook against its numpy reference; see :func:`gdsheet.verifier.verify`."""
+    from .verifier import verify as _verify
 
     return _verify(path, engines, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
     if name in ("Report", "VerifyError"):
-        from . import verify as _module
+        from . import verifier as _module
 
         return getattr(_module, name)
     raise AttributeError(name)

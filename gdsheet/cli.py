@@ -167,7 +167,7 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verifier import verify
 
     engines: list[str] = []
     for item in args.engine or []:

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from gdsheet.api import generate, verify
-from gdsheet.verify import VerifyError
+from gdsheet.verifier import VerifyError
 from xlsx_edit import replace_cell
 
 

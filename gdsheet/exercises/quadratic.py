@@ -162,6 +162,8 @@ class Quadratic(Exercise):
         cells = params.cells
         cells.append(Cell(1, 1, title, style="title"))
         cells.append(Cell(2, 1, "Blue cells are inputs: change one and every table recalculates.", style="note"))
+        cells += [Cell(3, 1, "parameter", style="header"), Cell(3, 2, "value", style="header"),
+                  Cell(3, 3, "note", style="header")]
         row = 4
         for prm in self.params:
             if not prm.in_workbook or (prm.key == "lr" and not single):

@@ -19,14 +19,21 @@ from .model import Sheet
 
 
 def header_row(sheet: Sheet) -> int:
-    """The first row holding any text: where a table's headers are."""
-    rows = sorted({r for (r, _), v in sheet.values.items() if isinstance(v, str)})
-    return rows[0] if rows else 1
+    """Where a table's headers are: the first row with two or more texts (a title above a
+    table is one text), else the first row with any text."""
+    texts: dict[int, int] = {}
+    for (r, _), v in sheet.values.items():
+        if isinstance(v, str):
+            texts[r] = texts.get(r, 0) + 1
+    if not texts:
+        return 1
+    wide = [r for r, n in texts.items() if n >= 2]
+    return min(wide) if wide else min(texts)
 
 
 def sheet_frame(sheet: Sheet, computed: dict[tuple[int, int], Any] | None = None,
                 top: int | None = None) -> pd.DataFrame:
-    """The table whose header is on row ``top`` (default: the first row with text), down to its
+    """The table whose header is on row ``top`` (default: :func:`header_row`), down to its
     first empty row."""
     computed = computed or {}
     top = header_row(sheet) if top is None else top
@@ -58,4 +65,6 @@ def _column(values: list[Any]) -> Any:
     present = [v for v in values if v is not None and not isinstance(v, ExcelError)]
     if present and all(isinstance(v, float) and not isinstance(v, bool) for v in present):
         return np.array([v if isinstance(v, float) else np.nan for v in values], dtype=float)
+    if present and all(isinstance(v, str) for v in present):
+        return pd.Series(["" if v is None else v for v in values], dtype=object)  # a text column
     return pd.Series([str(v) if isinstance(v, ExcelError) else v for v in values], dtype=object)

@@ -1,4 +1,6 @@
-"""Prove that a gdsheet workbook computes what its numpy reference computes.
+"""Prove that a gdsheet workbook computes what its numpy reference computes (``gdsheet verify``).
+
+(The module is ``verifier`` so that ``gdsheet.verify`` stays the function.)
 
 ``verify`` reads the workbook, finds the exercise on its hidden metadata
 sheet, takes the parameter values from the named input cells (a person may
