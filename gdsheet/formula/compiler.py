@@ -160,6 +160,40 @@ def _range_op(a: Value, b: Value) -> Value:
     return a.sheet.area(r1, c1, r2, c2)
 
 
+def _index_lazy(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Value) -> Value:
+    """``INDEX(reference, row[, col])`` reading only the one cell it picks.
+
+    The generic INDEX receives the whole reference as an Area: for
+    ``INDEX(Iterations!$C:$C, k)`` that copies the used column (O(rows) per
+    cell, quadratic over a table) and waits until every formula in it is
+    computed, even cells that depend on this one (a false cycle).  Here the
+    position is computed first and only that cell is read.  Whole-row/column
+    results (an index of 0, or one index into a 2-D area) take the generic path.
+    """
+    if rv.__class__ is Area or cv.__class__ is Area:
+        rv = fx.implicit_intersection(rv, r1, c1) if rv.__class__ is Area else rv
+        cv = fx.implicit_intersection(cv, r1, c1) if cv.__class__ is Area else cv
+    nrows, ncols = r2 - r1 + 1, c2 - c1 + 1
+    r = fx._int_arg(rv, 0)
+    if r.__class__ is ExcelError:
+        return r
+    c = fx._int_arg(cv, 0)
+    if c.__class__ is ExcelError:
+        return c
+    if cv is OMITTED and nrows == 1 and ncols > 1:
+        r, c = (1, r) if r != 0 else (0, 0)
+    elif cv is OMITTED and ncols == 1:
+        c = 1
+    if r < 0 or c < 0:
+        return VALUE
+    if r > nrows or c > ncols:
+        return REF
+    if r == 0 or c == 0:
+        return FUNCTIONS["INDEX"].impl(view.area(r1, c1, r2, c2), rv, cv)  # type: ignore[misc]
+    row, col = r1 + r - 1, c1 + c - 1
+    return view.area(row, col, row, col)
+
+
 def _choose_index(v: Value, n: int) -> int | ExcelError:
     x = fx.to_number(v)
     if x.__class__ is ExcelError:
@@ -191,6 +225,7 @@ _GLOBALS: dict[str, Any] = {
     "_to_bool": fx.to_bool,
     "_range_op": _range_op,
     "_choose_index": _choose_index,
+    "_index_lazy": _index_lazy,
     "_abin": fx.array_binop,
     "_aun": fx.array_unop,
     "op_add": fx.op_add,
@@ -472,6 +507,8 @@ class _Gen:
             t = self.tmp()
             self.emit(f"{t} = {_INLINE_1[node.name].format(x=x)} if {x}.__class__ is float else {fn}({x})")
             return t, VALK
+        if node.name == "INDEX" and n <= 3 and node.args[0].__class__ in (Range, Ref):
+            return self.lazy_index(node, mode)
         special = spec.special
         if special is not None and not (mode == "array" and special in ("if", "iferror", "ifna")):
             return getattr(self, "special_" + special)(node, mode)
@@ -496,6 +533,27 @@ class _Gen:
                 return t, REFK
             return t, ANYK
         return t, REFK
+
+    def lazy_index(self, node: Call, mode: str) -> tuple[str, str]:
+        """INDEX straight on a reference: the position first, then one cell (see _index_lazy)."""
+        arg = node.args[0]
+        if arg.__class__ is Ref:
+            r1 = r2 = self._coord("row", arg.row, arg.row_abs)
+            c1 = c2 = self._coord("col", arg.col, arg.col_abs)
+        else:
+            r1 = self._coord("row", arg.r1, arg.r1_abs)
+            c1 = self._coord("col", arg.c1, arg.c1_abs)
+            r2 = self._coord("row", arg.r2, arg.r2_abs)
+            c2 = self._coord("col", arg.c2, arg.c2_abs)
+        v = self.view(arg.sheet)
+        rv, _ = self.expr(node.args[1], "value")
+        cv = self.expr(node.args[2], "value")[0] if len(node.args) > 2 else "OMITTED"
+        t = self.tmp()
+        self.emit(f"{t} = _index_lazy(_w{v}, {r1}, {c1}, {r2}, {c2}, {rv}, {cv})")
+        if mode == "value":
+            self.emit(f"{t} = _ii({t}, row, col)")
+            return t, REFK
+        return t, ANYK
 
     def _branch(self, node: Node, mode: str, target: str) -> None:
         self.indent += 1
