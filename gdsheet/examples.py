@@ -1,6 +1,6 @@
 """The example workbooks committed in ``workbooks/``, and how to regenerate them.
 
-    python -m gdsheet.examples workbooks/
+    python -m gdsheet.examples workbooks/ [--picture]
 
 A test regenerates every example and compares it cell by cell (formulas and
 values) with the committed file, so the examples never drift from the code.
@@ -25,6 +25,33 @@ def write_examples(folder: str | Path) -> list[Path]:
     return [generate(exercise, folder / name, **params) for name, (exercise, params) in EXAMPLES.items()]
 
 
+def render_picture(workbook: str | Path, png: str | Path, page: int = 2) -> Path:
+    """The README's picture: LibreOffice prints the workbook to PDF, pdftoppm crops one page to PNG.
+
+    Needs ``soffice`` and ``pdftoppm`` (Debian: libreoffice-calc-nogui, poppler-utils).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    png = Path(png)
+    with tempfile.TemporaryDirectory(prefix="gdsheet-picture-") as tmp:
+        profile = Path(tmp) / "profile"
+        subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                        "--convert-to", "pdf", "--outdir", tmp, str(workbook)], check=True, capture_output=True,
+                       timeout=180)
+        pdf = Path(tmp) / (Path(workbook).stem + ".pdf")
+        out = Path(tmp) / "page"
+        subprocess.run(["pdftoppm", "-r", "110", "-png", "-f", str(page), "-l", str(page), "-x", "60", "-y", "60",
+                        "-W", "1080", "-H", "420", "-singlefile", str(pdf), str(out)], check=True, timeout=60)
+        shutil.move(str(out) + ".png", png)
+    return png
+
+
 if __name__ == "__main__":  # pragma: no cover
-    for path in write_examples(sys.argv[1] if len(sys.argv) > 1 else "workbooks"):
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    folder = Path(args[0] if args else "workbooks")
+    for path in write_examples(folder):
         print(f"wrote {path}")
+    if "--picture" in sys.argv:
+        print(f"wrote {render_picture(folder / 'quadratic.xlsx', folder / 'quadratic.png')}")

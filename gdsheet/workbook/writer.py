@@ -51,7 +51,8 @@ _STYLES: dict[str, dict[str, Any]] = {
     "label": {"valign": "top"},
     "input": {"bg_color": "#DDEBF7", "font_color": "#1F4E78", "border": 1, "border_color": "#9BC2E6"},
     "result": {"bg_color": "#F2F2F2", "border": 1, "border_color": "#BFBFBF"},
-    "header": {"bold": True, "text_wrap": True, "valign": "bottom", "bottom": 2, "bg_color": "#F2F2F2"},
+    "header": {"bold": True, "text_wrap": True, "valign": "bottom", "align": "center", "bottom": 2,
+               "bg_color": "#F2F2F2"},
     "note": {"italic": True, "font_color": "#595959"},
     "data": {},
 }
