@@ -37,19 +37,27 @@ def generate(exercise: str = "quadratic", path: str | os.PathLike[str] | None = 
     return write_layout(layout(exercise, **params), out)
 
 
-def read(path: str | os.PathLike[str], sheet: str | None = None) -> "pd.DataFrame":
+def read(path: str | os.PathLike[str], sheet: str | None = None, long: bool = False) -> "pd.DataFrame":
     """A sheet's table as a DataFrame (default: a gdsheet workbook's main table, else the first sheet).
 
-    Formula cells without a cached value are evaluated by gdsheet's evaluator.
+    ``long=True``: the workbook's per-observation table (a network's forward and backward
+    pass, one row per iteration and observation) instead.  Formula cells without a cached
+    value are evaluated by gdsheet's evaluator.
     """
     wb = read_workbook(path)
     name = sheet
     if name is None:
         meta = next((s for s in wb.sheets.values() if s.name.lower() == META_SHEET), None)
         try:
-            name = parse_metadata(meta.values)["main_sheet"] if meta is not None else None
+            info = parse_metadata(meta.values) if meta is not None else None
         except NotGdsheet:
-            name = None
+            info = None
+        name = info["main_sheet"] if info is not None else None
+        if long:
+            name = info.get("long_sheet") if info is not None else None
+            if not name:
+                raise ValueError(f"{Path(path).name}: no per-observation table (--long is for network "
+                                 "and linear workbooks)")
         if name is None or name not in wb.sheets:
             name = next(s.name for s in wb.sheets.values() if s.state == "visible")
     try:

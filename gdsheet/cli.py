@@ -30,6 +30,8 @@ class UsageError(Exception):
 
 def _add_exercise_options(parser: argparse.ArgumentParser, exercise: Any) -> None:
     for prm in exercise.params:
+        if not prm.cli:
+            continue
         flag = "--" + prm.key.replace("_", "-")
         default = prm.default
         shown = ",".join(f"{v:g}" for v in default) if isinstance(default, list) else default
@@ -42,7 +44,8 @@ def _add_exercise_options(parser: argparse.ArgumentParser, exercise: Any) -> Non
         if prm.help:
             help_text += f"; {prm.help}"
         help_text += f" [default: {shown}]" if default is not None else ""
-        parser.add_argument(flag, dest=prm.key, metavar=prm.kind.upper(), default=None, help=help_text)
+        metavar = "|".join(prm.choices) if prm.choices else prm.kind.upper()
+        parser.add_argument(flag, dest=prm.key, metavar=metavar, default=None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("path")
     rd.add_argument("--sheet", help="sheet name [default: the main table of a gdsheet workbook, else the first]")
     rd.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    rd.add_argument("--long", action="store_true",
+                    help="the per-observation table (one row per iteration and observation) instead of the "
+                         "iterations")
 
     vf = sub.add_parser("verify", help="check a gdsheet workbook against its numpy reference",
                         description="Evaluate the workbook's formulas and compare every formula cell, "
@@ -131,7 +137,7 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     exercise = EXERCISES[name]
     values: dict[str, Any] = dict(preset)
     for prm in exercise.params:
-        text = getattr(args, prm.key, None)
+        text = getattr(args, prm.key, None) if prm.cli else None
         if text is not None:
             values[prm.key] = prm.parse(text)
     layout = make_layout(name, **values)
@@ -153,7 +159,9 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _read(args: argparse.Namespace) -> int:
     from .api import read
 
-    frame = read(args.path, sheet=args.sheet)
+    if args.long and args.sheet:
+        raise UsageError("--long and --sheet: give one of them")
+    frame = read(args.path, sheet=args.sheet, long=args.long)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     elif args.format == "json":

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .exercises import get as get_exercise
-from .exercises.base import Exercise, Layout, SheetLayout, render
+from .exercises.base import Exercise, Layout, SheetLayout, input_values, render
 from .formula.errors import ExcelError, FormulaError
 from .formula.evaluator import evaluate
 from .formula.parser import fill_down_template, parse, to_shape
@@ -169,22 +169,11 @@ def load(path: str | os.PathLike[str]) -> tuple[Workbook, Exercise, dict[str, An
         generated = exercise.resolve(meta["params"])
     except ValueError as exc:
         raise VerifyError(f"{Path(path).name}: damaged gdsheet metadata ({exc})") from None
-    layout = exercise.layout(generated)
-    params, notes = exercise.from_inputs(generated, input_values(wb, layout))
-    return wb, exercise, params, notes, (layout if params == generated else None)
-
-
-def input_values(wb: Workbook, layout: Layout) -> dict[str, Any]:
-    """The current value of every named input cell of ``layout`` in ``wb``."""
-    out: dict[str, Any] = {}
-    for sl in layout.sheets:
-        for cell in sl.cells:
-            if cell.name and cell.style == "input":
-                try:
-                    out[cell.name] = wb.sheet(sl.name).values.get((cell.row, cell.col))
-                except KeyError:
-                    pass
-    return out
+    try:
+        params, notes, layout = exercise.from_workbook(generated, wb)
+    except ValueError as exc:
+        raise VerifyError(f"{Path(path).name}: {exc}") from None
+    return wb, exercise, params, notes, layout
 
 
 # ------------------------------------------------------------------ checking
@@ -213,7 +202,8 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluat
     for engine in engines:
         engine_values[engine] = _engine_workbook(path, engine)
         sources.append(engine)
-    report = Report(str(path), exercise.name, params, sources, notes=notes,
+    notes = notes + exercise.report_notes(layout)
+    report = Report(str(path), exercise.name, layout.params, sources, notes=notes,
                     tolerance=tolerance.describe())
     shapes = _Shapes()
     for sl in layout.sheets:

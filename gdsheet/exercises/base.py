@@ -52,13 +52,16 @@ class Param:
     name: str  # defined name in the workbook
     label: str  # what a person reads next to the cell
     default: Any
-    kind: str = "float"  # float | int | floats (comma-separated list) | str
+    kind: str = "float"  # float | int | floats (comma-separated list) | str | path (a file to read)
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
     number_format: str = "General"
     in_workbook: bool = True  # False: shapes the layout only (e.g. a list of rates)
     live: bool = True  # False: the input cell is informative (changing it cannot reshape the tables)
+    choices: tuple[str, ...] | None = None  # the only values a str parameter takes
+    validator: Callable[[Any], Any] | None = None  # normalises a value or raises ValueError (one line)
+    cli: bool = True  # False: recorded in the workbook, not a command-line option
 
     def parse(self, text: str) -> Any:
         """Turn command-line text into a checked value."""
@@ -75,9 +78,22 @@ class Param:
                 value = str(text)
         except ValueError:
             raise ValueError(f"--{self.key.replace('_', '-')}: expected {self.kind}, got {text!r}") from None
-        return self.check(value)
+        try:
+            return self.check(value)
+        except ValueError as exc:
+            message = str(exc)
+            flag = f"--{self.key.replace('_', '-')}"
+            raise ValueError(message if message.startswith(flag) else f"{flag}: {message}") from None
 
     def check(self, value: Any) -> Any:
+        if self.kind in ("str", "path") and value is not None:
+            if not isinstance(value, str):
+                raise ValueError(f"{self.key} must be text, got {value!r}")
+            if self.choices is not None and value not in self.choices:
+                raise ValueError(f"{self.key} must be one of {', '.join(self.choices)}; got {value!r}")
+            return self.validator(value) if self.validator is not None else value
+        if self.validator is not None and value is not None:
+            value = self.validator(value)
         if self.kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = spreadsheet_float(value)
         elif self.kind == "floats" and isinstance(value, (list, tuple)):
@@ -190,6 +206,7 @@ class Layout:
     params: dict[str, Any]
     sheets: list[SheetLayout]
     main_sheet: str = "Iterations"  # the table `read` returns by default
+    long_sheet: str | None = None  # the per-observation table `read --long` returns
     title: str = ""
 
     def sheet(self, name: str) -> SheetLayout:
@@ -247,8 +264,39 @@ class Exercise:
                 params[prm.key] = int(value) if prm.kind == "int" else float(value)
         return params, notes
 
+    def from_workbook(self, generated: dict[str, Any], workbook: Any
+                      ) -> tuple[dict[str, Any], list[str], Layout | None]:
+        """What a workbook computes with now: the parameters (with notes on what changed since
+        generation) and, when they are the generated ones, their layout (else None).
+
+        ``workbook`` is the :class:`~gdsheet.workbook.model.Workbook` read from the file.  The
+        default reads the named input cells (:meth:`from_inputs`); an exercise whose inputs do
+        not fit in named cells (a data sheet, initial weights in a table's first row) overrides
+        this and reads them from ``workbook`` too: they are inputs like the named cells.
+        """
+        layout = self.layout(generated)
+        params, notes = self.from_inputs(generated, input_values(workbook, layout))
+        return params, notes, (layout if params == generated else None)
+
+    def report_notes(self, layout: Layout) -> list[str]:
+        """Remarks for verify's report about what the tables show (a subclass hook)."""
+        return []
+
     def layout(self, params: dict[str, Any]) -> Layout:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def input_values(workbook: Any, layout: Layout) -> dict[str, Any]:
+    """The current value of every named input cell of ``layout`` in ``workbook``."""
+    out: dict[str, Any] = {}
+    for sl in layout.sheets:
+        for cell in sl.cells:
+            if cell.name and cell.style == "input":
+                try:
+                    out[cell.name] = workbook.sheet(sl.name).values.get((cell.row, cell.col))
+                except KeyError:
+                    pass
+    return out
 
 
 # ------------------------------------------------------------ template fill

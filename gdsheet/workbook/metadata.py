@@ -17,9 +17,11 @@ META_SHEET = "gdsheet"
 MAGIC = "gdsheet workbook"
 
 
-def metadata_rows(exercise: str, params: dict[str, Any], main_sheet: str) -> list[tuple[str, str]]:
+def metadata_rows(exercise: str, params: dict[str, Any], main_sheet: str,
+                  long_sheet: str | None = None) -> list[tuple[str, str]]:
     from .. import __version__
 
+    extra = [("long sheet", long_sheet)] if long_sheet else []
     return [
         ("format", MAGIC),
         ("note", "Written by gdsheet to recognise this workbook. Please leave this sheet as it is."),
@@ -27,6 +29,7 @@ def metadata_rows(exercise: str, params: dict[str, Any], main_sheet: str) -> lis
         ("exercise", exercise),
         ("main sheet", main_sheet),
         ("parameters", json.dumps(params, sort_keys=True, default=float)),
+        *extra,
     ]
 
 
@@ -49,4 +52,5 @@ def parse_metadata(values: dict[tuple[int, int], Any]) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise NotGdsheet("gdsheet metadata sheet is damaged (parameters are not a mapping)")
     return {"exercise": rows["exercise"], "version": rows.get("version"),
-            "main_sheet": rows.get("main sheet") or "Iterations", "params": params}
+            "main_sheet": rows.get("main sheet") or "Iterations", "long_sheet": rows.get("long sheet"),
+            "params": params}

@@ -124,7 +124,8 @@ def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
     meta.hide()
     meta.set_column(0, 0, 16)
     meta.set_column(1, 1, 80)
-    for r, (key, value) in enumerate(metadata_rows(layout.exercise, layout.params, layout.main_sheet)):
+    for r, (key, value) in enumerate(metadata_rows(layout.exercise, layout.params, layout.main_sheet,
+                                                      layout.long_sheet)):
         meta.write_string(r, 0, key)
         meta.write_string(r, 1, value)
     book.close()
