@@ -267,12 +267,16 @@ def _sheet_data(text: str) -> str:
     return text[open_end + 1:end if end >= 0 else len(text)]
 
 
+CHUNK_CHARS = 4 << 20  # scan the sheet XML this many characters at a time (ending at a </row>)
+
+
 def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> None:
-    """Bulk scan: one regex over the sheet, then whole-list operations rather than a loop per cell.
+    """Bulk scan: one regex per chunk of rows, then whole-list operations rather than a loop per cell.
 
     The common cell (a number, or a shared-formula child with its cached number)
     is handled by ``map``/``zip`` in C; only cells with a type or a formula text
-    take a Python step.
+    take a Python step.  Scanning ~4 MB of rows at a time keeps the regex's
+    temporary tuples (seven strings per cell) from outgrowing the cells themselves.
     """
     text = ctx.text(part)
     if text is None:
@@ -280,18 +284,35 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     data = _sheet_data(text)
     del text
     expected = data.count("<c ") + data.count("<c>")
-    cells = _CELL.findall(data)
+    if expected > ctx.limits.cells - ctx.cells:
+        raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
+    shared: dict[str, Formula] = {}
+    pending: list[tuple[tuple[int, int], str]] = []
+    found = 0
+    pos = 0
+    while pos < len(data):
+        end = data.find("</row>", pos + CHUNK_CHARS)
+        end = len(data) if end < 0 else end + len("</row>")
+        cells = _CELL.findall(data, pos, end)
+        found += len(cells)
+        if cells:
+            _load_cells(cells, sheet, strings, shared, pending)
+        pos = end
     del data
-    n = len(cells)
-    if n != expected:
-        del cells
+    for key, si in pending:  # children written before their anchor (legal, rare)
+        if si in shared:
+            sheet.formulas[key] = shared[si]
+    if found != expected:
+        sheet.values.clear()
+        sheet.formulas.clear()
         _read_sheet_general(ctx, ctx.text(part) or "", sheet, strings)
         return
-    if n > ctx.limits.cells - ctx.cells:
-        raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
-    ctx.cells += n
-    if not n:
-        return
+    ctx.cells += found
+
+
+def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, strings: list[str], shared: dict[str, Formula],
+                pending: list[tuple[tuple[int, int], str]]) -> None:
+    n = len(cells)
     letters, rows_s, attrs, fattrs, ftexts, vs, inlines = zip(*cells)
     del cells
     for a in set(letters):
@@ -312,7 +333,6 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
         if val is not None:
             values[keys[i]] = val
     formulas = sheet.formulas
-    shared: dict[str, Formula] = {}
     fattr_cache = {fa: dict(_ATTR.findall(fa)) for fa in set(fattrs) if fa}
     # cells that carry formula text: ordinary formulas and the anchors of shared groups
     for i in compress(range(n), [bool(ft) for ft in ftexts]):
@@ -330,7 +350,13 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     group_of: dict[str, Formula | None] = {}
     for fa in set(compress(fattrs, children)):
         attr = fattr_cache[fa]
-        group_of[fa] = shared.get(attr.get("si", "")) if attr.get("t") == "shared" else None
+        if attr.get("t") != "shared":
+            group_of[fa] = None
+            continue
+        si = attr.get("si", "")
+        group_of[fa] = shared.get(si)
+        if si not in shared:
+            pending.extend((k, si) for k, f in zip(compress(keys, children), compress(fattrs, children)) if f == fa)
     formulas.update((k, f) for k, f in zip(compress(keys, children), map(group_of.__getitem__,
                                                                          compress(fattrs, children)))
                     if f is not None)
