@@ -281,6 +281,9 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     text = ctx.text(part)
     if text is None:
         return
+    if "<sheetData" not in text and ":sheetData" in text:  # a prefixed namespace: <x:sheetData>
+        _read_sheet_general(ctx, text, sheet, strings)
+        return
     data = _sheet_data(text)
     del text
     expected = data.count("<c ") + data.count("<c>")

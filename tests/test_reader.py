@@ -1,0 +1,117 @@
+"""The reader on XML written by hand: the forms other writers use, and hostile parts."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from gdsheet.formula.errors import ExcelError
+from gdsheet.workbook.reader import read_workbook
+from gdsheet.workbook.safety import UnreadableWorkbook
+
+CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
+<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
+</Types>"""
+RELS = """<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
+</Relationships>"""
+WB_RELS = """<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>
+</Relationships>"""
+WORKBOOK = """<?xml version="1.0" encoding="UTF-8"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
+<sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets>
+<definedNames><definedName name="rate">Data!$B$1</definedName><definedName name="local" localSheetId="0">Data!$A$1</definedName></definedNames>
+</workbook>"""
+
+
+def package(path: Path, sheet_xml: str, extra: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", CONTENT_TYPES)
+        zf.writestr("_rels/.rels", RELS)
+        zf.writestr("xl/_rels/workbook.xml.rels", WB_RELS)
+        zf.writestr("xl/workbook.xml", WORKBOOK)
+        zf.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+        for name, text in (extra or {}).items():
+            zf.writestr(name, text)
+    return path
+
+
+def sheet(rows: str, prefix: str = "") -> str:
+    p = f"{prefix}:" if prefix else ""
+    ns = f"xmlns{':' + prefix if prefix else ''}=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\""
+    return f'<?xml version="1.0" encoding="UTF-8"?><{p}worksheet {ns}><{p}sheetData>{rows}</{p}sheetData></{p}worksheet>'
+
+
+def test_every_cell_type_and_names(tmp_path):
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>a &amp; b</t></is></c><c r="B1"><v>0.5</v></c>'
+            '<c r="C1" t="b"><v>1</v></c><c r="D1" t="e"><v>#NUM!</v></c></row>'
+            '<row r="2"><c r="A2" t="str"><f>"x"&amp;"y"</f><v>xy</v></c><c r="B2"><f>B1*2</f><v>1</v></c></row>')
+    wb = read_workbook(package(tmp_path / "t.xlsx", sheet(rows)))
+    s = wb.sheets["Data"]
+    assert s.values[(1, 1)] == "a & b" and s.values[(1, 2)] == 0.5 and s.values[(1, 3)] is True
+    assert isinstance(s.values[(1, 4)], ExcelError) and str(s.values[(1, 4)]) == "#NUM!"
+    assert s.values[(2, 1)] == "xy" and s.formulas[(2, 1)].text == '"x"&"y"'
+    assert s.formulas[(2, 2)].text == "B1*2"
+    assert wb.names[(None, "rate")] == "Data!$B$1" and wb.names[("Data", "local")] == "Data!$A$1"
+
+
+def test_namespace_prefixes_and_cells_without_r(tmp_path):
+    """Writers may prefix the main namespace and omit r: the general parser takes over."""
+    rows = '<x:row r="3"><x:c><x:v>1</x:v></x:c><x:c><x:f>A3+1</x:f><x:v>2</x:v></x:c></x:row>'
+    wb = read_workbook(package(tmp_path / "p.xlsx", sheet(rows, prefix="x")))
+    s = wb.sheets["Data"]
+    assert s.values == {(3, 1): 1.0, (3, 2): 2.0}
+    assert s.formulas[(3, 2)].text == "A3+1"
+
+
+def test_shared_formula_child_before_its_anchor(tmp_path):
+    rows = ('<row r="1"><c r="A1"><v>1</v></c></row>'
+            '<row r="2"><c r="A2"><f t="shared" si="0"/><v>2</v></c></row>'
+            '<row r="3"><c r="A3"><f t="shared" ref="A2:A3" si="0">A1+1</f><v>3</v></c></row>')
+    s = read_workbook(package(tmp_path / "s.xlsx", sheet(rows))).sheets["Data"]
+    assert s.formulas[(2, 1)] is s.formulas[(3, 1)]
+
+
+def test_big_sheet_read_in_chunks_matches_openpyxl(tmp_path):
+    n = 60_000  # > 4 MB of XML: several chunks
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r * 0.5}</v></c><c r="B{r}" s="1"><f t="shared" si="0"/>'
+                   f'<v>{r}</v></c></row>' for r in range(2, n + 1))
+    rows = '<row r="1"><c r="A1"><v>0.5</v></c><c r="B1"><f t="shared" ref="B1:B60000" si="0">A1*2</f><v>1</v></c></row>' + rows
+    path = package(tmp_path / "big.xlsx", sheet(rows))
+    s = read_workbook(path).sheets["Data"]
+    assert len(s.values) == 2 * n and len(s.formulas) == n
+    assert len({id(f) for f in s.formulas.values()}) == 1
+    ws = openpyxl.load_workbook(path, read_only=True, data_only=True)["Data"]
+    for r, (a, b) in enumerate(ws.iter_rows(values_only=True), start=1):
+        assert s.values[(r, 1)] == a and s.values[(r, 2)] == b
+
+
+def test_entity_declarations_are_refused(tmp_path):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>')
+    with pytest.raises(UnreadableWorkbook, match="DOCTYPE"):
+        read_workbook(package(tmp_path / "bomb.xlsx", bomb))
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    rows = '<row r="1"><c r="A1"><v>1</v></c></row>' + " " * (64 << 20)  # 64 MiB of blanks: ~1000:1
+    with pytest.raises(UnreadableWorkbook, match="zip bomb"):
+        read_workbook(package(tmp_path / "zipbomb.xlsx", sheet(rows)))
+
+
+def test_macros_and_external_links_are_noticed(tmp_path):
+    path = package(tmp_path / "m.xlsx", sheet('<row r="1"><c r="A1"><v>1</v></c></row>'),
+                   {"xl/vbaProject.bin": "not really", "xl/externalLinks/externalLink1.xml": "<externalLink/>"})
+    wb = read_workbook(path)
+    assert wb.has_macros and wb.external_links == 1
