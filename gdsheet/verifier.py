@@ -283,33 +283,31 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     rows = g.rows
     keys = [(r, c) for r in rows]
     report.checked += len(keys)
-    found = [sheet.formulas.get(k) for k in keys]
-    bad_formula = []
+    found = list(map(sheet.formulas.get, keys))
     verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
-    for i, f in enumerate(found):
+    for i, f in dict(zip(map(id, found), found)).items():  # each distinct formula object once
         if f is None:
-            bad_formula.append(i)
             continue
-        ok = verdict.get(id(f))
-        if ok is None:
-            if f.col == c and f.text == g.render(f.row)[1:]:
-                ok = True  # the text the template gives at the formula's own anchor
-            else:
-                ok = shapes.same(f, sheet.name, g.template, g.render(rows[i]), rows[i], c)
-            verdict[id(f)] = ok
-        if not ok:
-            bad_formula.append(i)
+        r = f.row if f.col == c and f.row in rows else rows[0]
+        if f.col == c and f.text == g.render(f.row)[1:]:
+            verdict[i] = True  # the text the template gives at the formula's own anchor
+        else:
+            verdict[i] = shapes.same(f, sheet.name, g.template, g.render(r), r, c)
+    if None in found or not all(verdict.values()):
+        bad_formula = [i for i, f in enumerate(found) if f is None or not verdict[id(f)]]
+    else:
+        bad_formula = []
     expected = g.expected
-    cached = [sheet.values.get(k) for k in keys]
+    cached = list(map(sheet.values.get, keys))
     sources: list[tuple[str, list[Any], np.ndarray | None]] = []
     if evaluate_formulas:
-        sources.append(("gdsheet", [evaluated.get(k) for k in keys], None))
+        sources.append(("gdsheet", list(map(evaluated.get, keys)), None))
     present = np.fromiter((v is not None for v in cached), dtype=bool, count=len(cached))
     if not present.all() and "some formula cells carry no cached value" not in report.notes:
         report.notes.append("some formula cells carry no cached value")
     sources.append(("cached", cached, present))
     for engine, values in engine_sheets.items():
-        sources.append((engine, [values.get(k) for k in keys], None))
+        sources.append((engine, list(map(values.get, keys)), None))
     for i in bad_formula:
         _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found[i], g, 0, max_listed)
     for priority, (source, vals, mask) in enumerate(sources, start=1):
