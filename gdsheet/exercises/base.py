@@ -18,6 +18,7 @@ column below its ``head`` rows carries the same relative formula.
 from __future__ import annotations
 
 import math
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -208,6 +209,7 @@ class Layout:
     main_sheet: str = "Iterations"  # the table `read` returns by default
     long_sheet: str | None = None  # the per-observation table `read --long` returns
     title: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # more rows for the hidden metadata sheet
 
     def sheet(self, name: str) -> SheetLayout:
         for s in self.sheets:
@@ -226,6 +228,9 @@ class Exercise:
     summary: str = ""
     params: list[Param] = []
     presets: dict[str, dict[str, Any]] = {}
+    # Per-student variants (``gdsheet template --roster``): parameter key -> the documented
+    # range :meth:`variant` draws it from.  Empty: every student gets the same parameters.
+    variation: dict[str, str] = {}
 
     def resolve(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overridden by ``values``, every value checked."""
@@ -277,6 +282,16 @@ class Exercise:
         layout = self.layout(generated)
         params, notes = self.from_inputs(generated, input_values(workbook, layout))
         return params, notes, (layout if params == generated else None)
+
+    def variant(self, rng: random.Random, params: dict[str, Any]) -> dict[str, Any]:
+        """One student's parameters: ``params`` (the class's, resolved) with the keys of
+        :attr:`variation` drawn from ``rng`` within their documented ranges.
+
+        ``rng`` is seeded from (course seed, student id), so the same roster and seed give
+        the same variants.  Draw in a fixed order, from ``rng`` only, and return values
+        :meth:`resolve` accepts.  The default varies nothing.
+        """
+        return dict(params)
 
     def report_notes(self, layout: Layout) -> list[str]:
         """Remarks for verify's report about what the tables show (a subclass hook)."""

@@ -19,6 +19,7 @@ or within the documented tolerance.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,26 @@ class Quadratic(Exercise):
         Param("lrs", "learning_rates", "learning rates to compare", None, kind="floats", minimum=0.0,
               in_workbook=False, help="comma-separated: one run per rate, side by side, with a summary"),
     ]
+
+    # Per-student variants (template --roster): the lesson's function, each student's own
+    # starting point and learning rate.  With the lesson's a = 5: η from 0.010 to 0.090, so
+    # q = 1 − 2aη runs from 0.9 to 0.1 — every variant converges without oscillating.
+    variation = {
+        "x0": "±2.0 … ±9.9 in steps of 0.1, sign drawn too, at least 1 away from x* = −b/2a",
+        "lr": "k/(200·a) for a whole k from 10 to 90, to 3 significant digits: q = 1 − 2aη from 0.9 to 0.1 "
+              "(the lesson's a = 5: 0.010 … 0.090)",
+    }
+
+    def variant(self, rng: random.Random, params: dict[str, Any]) -> dict[str, Any]:
+        p = dict(params)
+        x_min = -p["b"] / (2 * p["a"])
+        sign = rng.choice((-1, 1))
+        x0 = sign * rng.randint(20, 99) / 10
+        if abs(x0 - x_min) < 1:
+            x0 = -x0
+        p["x0"] = x0
+        p["lr"] = float(f"{rng.randint(10, 90) / (200 * p['a']):.3g}")
+        return p
 
     def validate(self, p: dict[str, Any]) -> None:
         if p["lrs"] is not None and len(p["lrs"]) > 50:

@@ -6,6 +6,10 @@ exercise name and its generation parameters live on a hidden sheet of
 key/value rows.  ``verify`` and ``check`` read it to know what they are
 looking at; the parameter *values* a table uses are then read from the named
 input cells, because a person may have changed them on purpose.
+
+More rows (``more``) carry what the classroom commands add to a student's
+template or key: its role, the student, the variant and how much was left blank
+(see :mod:`gdsheet.classroom.template`).  Readers ignore rows they do not know.
 """
 
 from __future__ import annotations
@@ -17,11 +21,18 @@ META_SHEET = "gdsheet"
 MAGIC = "gdsheet workbook"
 
 
+STANDARD_ROWS = ("format", "note", "version", "exercise", "main sheet", "parameters", "long sheet")
+
+
 def metadata_rows(exercise: str, params: dict[str, Any], main_sheet: str,
-                  long_sheet: str | None = None) -> list[tuple[str, str]]:
+                  long_sheet: str | None = None, more: dict[str, str] | None = None) -> list[tuple[str, str]]:
     from .. import __version__
 
     extra = [("long sheet", long_sheet)] if long_sheet else []
+    for key, value in (more or {}).items():
+        if key in STANDARD_ROWS:
+            raise ValueError(f"metadata row {key!r} is reserved")
+        extra.append((key, str(value)))
     return [
         ("format", MAGIC),
         ("note", "Written by gdsheet to recognise this workbook. Please leave this sheet as it is."),
@@ -53,4 +64,5 @@ def parse_metadata(values: dict[tuple[int, int], Any]) -> dict[str, Any]:
         raise NotGdsheet("gdsheet metadata sheet is damaged (parameters are not a mapping)")
     return {"exercise": rows["exercise"], "version": rows.get("version"),
             "main_sheet": rows.get("main sheet") or "Iterations", "long_sheet": rows.get("long sheet"),
-            "params": params}
+            "params": params,
+            "more": {k: v for k, v in rows.items() if k not in STANDARD_ROWS and isinstance(v, str)}}

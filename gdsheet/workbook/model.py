@@ -59,6 +59,7 @@ class Workbook:
     has_macros: bool = False
     external_links: int = 0
     properties: dict[str, str] = field(default_factory=dict)  # docProps core/app: creator, modified ...
+    limited: list[str] = field(default_factory=list)  # what the reader's row/column caps left out
 
     def sheet(self, name: str) -> Sheet:
         """Sheet by name, case-insensitively as Excel does."""

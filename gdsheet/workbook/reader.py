@@ -24,6 +24,7 @@ read is capped.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import html
 import os
@@ -80,10 +81,56 @@ def _unescape(text: str) -> str:
     return html.unescape(text) if "&" in text else text
 
 
+_ROW_TAG = re.compile(r'<row\b[^>]*?\br="(\d+)"')
+STREAM_BYTES = 1 << 20
+
+
 class _Context:
     def __init__(self, zf: zipfile.ZipFile, name: str, limits: Limits) -> None:
         self.zf, self.name, self.limits = zf, name, limits
         self.cells = 0
+        self.limited: list[str] = []
+
+    def sheet_text(self, part: str, sheet: str) -> str | None:
+        """A worksheet part's text, inflated as a stream and cut before its first row past
+        ``limits.max_row`` (rows are in ascending order in a valid sheet), so that a sheet
+        filled down to row 1,048,576 costs only the rows under the cap."""
+        max_row = self.limits.max_row
+        if max_row >= 1_048_576:
+            return self.text(part)
+        try:
+            info = self.zf.getinfo(part)
+        except KeyError:
+            return None
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        pieces: list[str] = []
+        carry = ""
+        try:
+            with self.zf.open(info) as fh:
+                while True:
+                    raw = fh.read(STREAM_BYTES)
+                    chunk = carry + decoder.decode(raw, not raw)
+                    carry = ""
+                    if raw:  # keep a tag cut in two for the next round
+                        lt = chunk.rfind("<")
+                        if lt >= 0:
+                            chunk, carry = chunk[:lt], chunk[lt:]
+                    cut = _first_row_past(chunk, max_row)
+                    if cut is not None:
+                        pieces.append(chunk[:cut])
+                        pieces.append("</sheetData></worksheet>")
+                        self.limited.append(f"sheet {sheet!r}: rows after {max_row} not read (limit)")
+                        break
+                    pieces.append(chunk)
+                    if not raw:
+                        break
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise UnreadableWorkbook(f"{self.name}: damaged part {part} ({exc})") from None
+        except UnicodeDecodeError:
+            raise UnreadableWorkbook(f"{self.name}: part {part} is not valid UTF-8 XML") from None
+        text = "".join(pieces)
+        check_xml(self.name, part, text)
+        return text
 
     def text(self, part: str) -> str | None:
         try:
@@ -107,6 +154,20 @@ class _Context:
             return SafeET.fromstring(text)
         except Exception as exc:  # defusedxml raises several types (ParseError, DTDForbidden...)
             raise UnreadableWorkbook(f"{self.name}: part {part} is not well-formed XML ({exc})") from None
+
+
+def _first_row_past(chunk: str, max_row: int) -> int | None:
+    """Where the first ``<row r="N">`` with N > max_row starts in ``chunk``, or None."""
+    last = chunk.rfind("<row ")
+    if last < 0:
+        return None
+    m = _ROW_TAG.match(chunk, last)
+    if m is not None and int(m.group(1)) <= max_row:
+        return None  # rows ascend: the last row of the chunk is under the cap, so all are
+    for m in _ROW_TAG.finditer(chunk):
+        if int(m.group(1)) > max_row:
+            return m.start()
+    return None
 
 
 def read_workbook(path: str | os.PathLike[str], sheets: Iterable[str] | None = None,
@@ -161,6 +222,7 @@ def _read(ctx: _Context, wanted: set[str] | None) -> Workbook:
         sheet = Sheet(sheet_name, state=state)
         if part is not None:
             _read_sheet(ctx, part, sheet, strings)
+            _cap(ctx, sheet)
         book.sheets[sheet_name] = sheet
     dn = wb_tree.find("m:definedNames", m)
     for el in (dn if dn is not None else []):
@@ -175,7 +237,22 @@ def _read(ctx: _Context, wanted: set[str] | None) -> Workbook:
                 continue
         book.names[(scope, nm.lower())] = el.text.strip().removeprefix("=")
     book.properties = _properties(ctx)
+    book.limited = list(dict.fromkeys(ctx.limited))
     return book
+
+
+def _cap(ctx: _Context, sheet: Sheet) -> None:
+    """Drop cells past ``limits.max_row``/``max_col`` (rows out of order, cells far to the right)."""
+    max_row, max_col = ctx.limits.max_row, ctx.limits.max_col
+    if max_row >= 1_048_576 and max_col >= 16_384:
+        return
+    for store in (sheet.values, sheet.formulas):
+        out = [k for k in store if k[0] > max_row or k[1] > max_col]
+        for k in out:
+            del store[k]
+        if out:
+            ctx.limited.append(f"sheet {sheet.name!r}: {len(out)} cells beyond row {max_row} or "
+                               f"column {max_col} not read (limit)")
 
 
 def _relationships(ctx: _Context, part: str, base: str) -> dict[str, str]:
@@ -278,7 +355,7 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     take a Python step.  Scanning ~4 MB of rows at a time keeps the regex's
     temporary tuples (seven strings per cell) from outgrowing the cells themselves.
     """
-    text = ctx.text(part)
+    text = ctx.sheet_text(part, sheet.name)
     if text is None:
         return
     if "<sheetData" not in text and ":sheetData" in text:  # a prefixed namespace: <x:sheetData>
@@ -308,7 +385,7 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     if found != expected:
         sheet.values.clear()
         sheet.formulas.clear()
-        _read_sheet_general(ctx, ctx.text(part) or "", sheet, strings)
+        _read_sheet_general(ctx, ctx.sheet_text(part, sheet.name) or "", sheet, strings)
         return
     ctx.cells += found
 

@@ -12,7 +12,18 @@ them *before* any XML is parsed:
   inflating at the declared size and a lying size fails its CRC, so the
   declaration can be trusted;
 * every XML part is later parsed with DOCTYPE declarations refused (no entity
-  expansion at all) — see :func:`check_xml`.
+  expansion at all) — see :func:`check_xml`;
+* rows and columns actually read are capped (``Limits.max_row``/``max_col``):
+  a worksheet is inflated as a stream and reading stops at its first row past
+  the cap, so a sheet filled down to row 1,048,576 or one stray cell at
+  XFD1048576 costs what the rows below the cap cost.  What was left out is
+  listed in ``Workbook.limited``.  :data:`SUBMISSION_LIMITS` are the bounds for
+  files people hand in (``check``, ``grade``).
+
+Macros (``vbaProject.bin``) are never loaded or run: the reader only notes
+their presence (``Workbook.has_macros``).  External links are never followed:
+the reader counts them (``Workbook.external_links``) and the evaluator makes
+every formula that reads another workbook an error in that cell.
 
 Each refusal is an :class:`UnreadableWorkbook` whose message is one line a
 person can act on.
@@ -39,9 +50,16 @@ class Limits:
     total_bytes: int = 2048 * 2**20  # all parts, uncompressed
     ratio: float = 200.0  # uncompressed / compressed, for parts over 1 MiB
     cells: int = 30_000_000  # cells actually read, all sheets
+    max_row: int = 1_048_576  # rows below are not read (Excel's last row: no cap)
+    max_col: int = 16_384  # columns to the right are not read (Excel's last column: no cap)
 
 
 DEFAULT_LIMITS = Limits()
+
+# What a handed-in workbook may ask of ``check`` and ``grade``: an exercise table is
+# at most a few thousand rows; anything far beyond is notes, junk or a stray cell.
+SUBMISSION_LIMITS = Limits(file_bytes=100 * 2**20, entries=2_000, part_bytes=512 * 2**20,
+                           total_bytes=1024 * 2**20, cells=5_000_000, max_row=65_536, max_col=1_024)
 
 
 class UnreadableWorkbook(Exception):

@@ -125,7 +125,7 @@ def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
     meta.set_column(0, 0, 16)
     meta.set_column(1, 1, 80)
     for r, (key, value) in enumerate(metadata_rows(layout.exercise, layout.params, layout.main_sheet,
-                                                      layout.long_sheet)):
+                                                      layout.long_sheet, layout.metadata)):
         meta.write_string(r, 0, key)
         meta.write_string(r, 1, value)
     book.close()
