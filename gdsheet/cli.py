@@ -150,7 +150,8 @@ def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             rows += n
             cells += sum(n - sum(1 for h in col.head if not str(h).startswith("=")) for col in sl.table.columns
                          if col.formula is not None)
-    tables = sum(1 for sl in layout.sheets if sl.table is not None)
+    tables = sum(1 for sl in layout.sheets  # a data table (constants only) is not an iteration table
+                 if sl.table is not None and any(c.formula is not None for c in sl.table.columns))
     print(f"wrote {path}: {name}, {tables} iteration table{'s' if tables != 1 else ''}, "
           f"{rows} rows, {cells} formula cells")
     return 0
