@@ -293,6 +293,78 @@ TABLE: list[tuple[str, Any]] = [
     ("={1,2,3}", 1.0),
     ("=SUM({1,2,3})", 6.0),
     ("=SUM({1,\"2\",TRUE})", 1.0),
+    # Excel's zero snap of a formula's final + or - (not inside parentheses, not for *)
+    ("=0.5-0.4-0.1", 0.0),
+    ("=(0.5-0.4-0.1)", -2.7755575615628914e-17),
+    ("=1*(0.5-0.4-0.1)", -2.7755575615628914e-17),
+    ("=1.333+1.225-1.333-1.225", 0.0),
+    ("=(1.333-1.233)-(1.334-1.234)", -2.220446049250313e-16),
+    ("=818562.54+-40026.44-778536.1", 0.0),
+    ("=818562.54-778536.1+-40026.44", 5.820766091346741e-11),
+    ('=0.3-"0.1"-"0.2"', 0.0),  # the general path (text operands) snaps too
+    ("=1-1", 0.0),
+    ("=1+1e-300", 1.0),
+    # volatile functions
+    ("=RANDBETWEEN(3,3)", 3.0),
+    ("=RANDBETWEEN(4,3)", NUM),
+    ("=AND(RAND()>=0,RAND()<1)", True),
+    ("=TODAY()=INT(NOW())", True),
+    ("=SUM(OFFSET(A1,1,0,2,1))", 5.0),
+    ("=OFFSET(A1,2,1)", 30.0),
+    ("=OFFSET(B3,-2,-1)", 1.0),
+    ("=SUM(OFFSET(A3,0,0,-2,2))", 55.0),
+    ("=SUM(OFFSET(A1:B1,1,0))", 22.0),
+    ("=SUM(OFFSET(A1:B1,1,0,,1))", 2.0),
+    ("=OFFSET(A1,-1,0)", REF),
+    ("=OFFSET(A1,0,0,0,1)", REF),
+    ("=OFFSET(1,0,0)", VALUE),
+    ("=SUM(OFFSET(INDEX(A1:A3,2),0,0,2,1))", 5.0),
+    ('=INDIRECT("B2")', 20.0),
+    ('=SUM(INDIRECT("A1:A3"))', 6.0),
+    ('=INDIRECT("s!$B$3")', 30.0),
+    ('=INDIRECT("A"&3)', 3.0),
+    ('=INDIRECT("R1C2",FALSE)', 10.0),
+    ('=INDIRECT("R[-8]C[-8]",FALSE)', 20.0),
+    ('=SUM(INDIRECT("R1C1:R2C2",FALSE))', 33.0),
+    ('=INDIRECT("Nowhere!A1")', REF),
+    ('=INDIRECT("junk")', REF),
+    ("=INDIRECT(E1)", NA),
+    # matrices
+    ("=SUM(MMULT(A1:B3,{1;1}))", 66.0),
+    ("=MMULT({1,2},{3;4})", 11.0),
+    ("=INDEX(MMULT({1,2;3,4},{1,0;0,1}),2,1)", 3.0),
+    ("=MMULT(A1:B1,A1:A3)", VALUE),
+    ("=MMULT(C1:C2,1)", VALUE),
+    ("=MMULT(A1:A2,E1)", NA),
+    ("=SUM(TRANSPOSE(A1:B2))", 33.0),
+    ("=INDEX(TRANSPOSE(A1:B3),2,3)", 30.0),
+    ("=ROWS(TRANSPOSE(A1:B3))", 2.0),
+    # more lookups and conditional aggregates
+    ("=HLOOKUP(10,A1:B3,2,FALSE)", 20.0),
+    ("=HLOOKUP(5,A1:B3,3)", 3.0),
+    ("=HLOOKUP(1,A1:B3,4,FALSE)", REF),
+    ('=SUMIFS(B1:B3,A1:A3,">1",A1:A3,"<3")', 20.0),
+    ('=COUNTIFS(A1:A3,">1",B1:B3,">=30")', 1.0),
+    ('=AVERAGEIFS(B1:B3,A1:A3,">=2")', 25.0),
+    ('=AVERAGEIFS(B1:B3,A1:A3,">5")', DIV0),
+    ("=SUMIFS(B1:B3,A1:A2,1)", VALUE),
+    ('=COUNTIFS(A:A,"")', 1048573.0),
+    ('=SUMIFS(B:B,A:A,">=2")', 50.0),
+    ("=COUNTBLANK(C1:C3)", 1.0),
+    ("=COUNTBLANK(A1:F3)", 3.0),
+    # statistics and error values
+    ("=MEDIAN(A1:B3)", 6.5),
+    ("=MEDIAN(1,2,3)", 2.0),
+    ("=VAR(A1:A3)", 1.0),
+    ("=VAR.P(A1:A3)", 2.0 / 3.0),
+    ("=STDEV.S(A1:A3)", 1.0),
+    ("=STDEV.P(A1:A3)", math.sqrt(2.0 / 3.0)),
+    ("=STDEV(1)", DIV0),
+    ("=ISERR(E1)", False),
+    ("=ISERR(1/0)", True),
+    ("=ERROR.TYPE(1/0)", 2.0),
+    ("=ERROR.TYPE(E1)", 7.0),
+    ("=ERROR.TYPE(1)", NA),
     # references that cannot be resolved
     ("=Nowhere!A1", REF),
     ("=SUM(Nowhere!A1:A3)", REF),
@@ -493,10 +565,16 @@ def test_gradient_descent_table_is_fast() -> None:
     t0 = time.perf_counter()
     vals = evaluate(wb).values["Iterations"]
     elapsed = time.perf_counter() - t0
-    # x_k -> 2/3 (minimum of 1.5x^2 - 2x + 0.5), computed like the numpy reference
+    # x_k -> 2/3 (minimum of 1.5x^2 - 2x + 0.5), computed like the numpy reference, with
+    # Excel's zero snap of each formula's final + or - (g = 2*a*x + b is 0 once 2ax and -b
+    # agree to 2^-50)
+    def final(x: float, y: float) -> float:  # x - y as the last operation of a formula
+        r = x - y
+        return 0.0 if abs(r) <= 2.0 ** -50 * abs(x) else r
+
     x, lr, a, b = 3.0, 0.1, 1.5, -2.0
     for _ in range(20_000 - 1):
-        x = x - lr * (2 * a * x + b)
+        x = final(x, lr * final(2 * a * x, -b))
     assert vals[(20_001, 2)] == x
     assert elapsed < 2.0, f"20,000 rows took {elapsed:.2f} s"
 
@@ -527,3 +605,67 @@ def test_deeply_nested_formulas_evaluate() -> None:
     s.formulas[(4, 1)] = Formula("-" * 3000 + "1", 4, 1)
     vals = evaluate(Workbook(sheets={"S": s})).values["S"]
     assert vals == {(1, 1): 4000.0, (2, 1): 2700 * 4000.0, (3, 1): 1.0, (4, 1): 1.0}
+
+
+def test_offset_of_its_own_column_is_no_cycle() -> None:
+    # OFFSET reads the position of its reference, not the cell: =OFFSET(B3,-1,0)+1 in B3
+    wb = book({("S", r, 2): f"OFFSET(B{r},-1,0)+1" for r in range(3, 8)}, {"S": {(2, 2): 5.0}})
+    ev_ = evaluate(wb)
+    assert ev_.values["S"][(7, 2)] == 10.0 and not ev_.problems
+
+
+def test_indirect_waits_for_the_cell_it_names() -> None:
+    wb = book({("S", 1, 1): 'INDIRECT("A"&B1)*2', ("S", 2, 1): "3+4", ("S", 1, 2): "1+1",
+               ("S", 3, 1): 'INDIRECT("A3")'})
+    ev_ = evaluate(wb, strict=False)
+    assert ev_.values["S"][(1, 1)] == 14.0
+    assert [(p.row, p.col, p.kind) for p in ev_.problems] == [(3, 1, "circular")]
+
+
+def test_volatile_cells_are_listed_and_not_problems() -> None:
+    wb = book({("S", 1, 1): "RAND()", ("S", 2, 1): "A1*2", ("S", 3, 1): "SUM(dyn)", ("S", 4, 1): "NOW()+1"},
+              {"S": {(1, 2): 4.0, (2, 2): 5.0}}, {(None, "dyn"): "OFFSET(S!$B$1,0,0,2,1)"})
+    ev_ = evaluate(wb)  # strict: volatile functions are not problems
+    vals = ev_.values["S"]
+    assert 0.0 <= vals[(1, 1)] < 1.0 and vals[(2, 1)] == 2 * vals[(1, 1)] and vals[(3, 1)] == 9.0
+    assert sorted((p.row, p.message) for p in ev_.volatile) == [
+        (1, "volatile function RAND"), (3, "volatile function OFFSET"), (4, "volatile function NOW")]
+    assert all(p.kind == "volatile" and p.cell.startswith("S!A") for p in ev_.volatile)
+
+
+def test_keep_cached_for_what_cannot_be_computed() -> None:
+    wb = book({("S", 1, 1): "RAND()", ("S", 2, 1): "A1*2", ("S", 3, 1): "FOO(1)", ("S", 4, 1): "A3+1",
+               ("S", 5, 1): "A6+1", ("S", 6, 1): "A5+1", ("S", 7, 1): "[1]x!A1", ("S", 8, 1): "RAND()",
+               ("S", 9, 1): "BAR()"},
+              {"S": {(1, 1): 0.25, (2, 1): 99.0, (3, 1): 7.0, (5, 1): 3.0, (6, 1): 4.0, (7, 1): "ext"}})
+    kept = evaluate(wb, strict=False, keep_cached=True)
+    vals = kept.values["S"]
+    assert vals[(1, 1)] == 0.25 and vals[(2, 1)] == 0.5  # the cached draw, and what follows from it
+    assert vals[(3, 1)] == 7.0 and vals[(4, 1)] == 8.0  # unsupported: its cached value
+    assert {vals[(5, 1)], vals[(6, 1)]} <= {3.0, 4.0, 5.0}  # a cycle: cached values (one recomputed)
+    assert vals[(7, 1)] == "ext"
+    assert 0.0 <= vals[(8, 1)] < 1.0  # no cached value: drawn
+    assert vals[(9, 1)] == NAME  # no cached value: Excel's placeholder
+    assert {(p.row, p.kind) for p in kept.problems} >= {(3, "unsupported"), (7, "external"), (9, "unsupported")}
+    plain = evaluate(wb, strict=False).values["S"]
+    assert plain[(3, 1)] == NAME and plain[(4, 1)] == NAME and plain[(1, 1)] != 0.25
+
+
+def test_array_formula_kept_at_its_cached_values() -> None:
+    s = Sheet("S")
+    s.values.update({(1, 1): 0.5, (2, 1): 0.75})
+    s.formulas[(1, 1)] = Formula("RAND()*{1;1}", 1, 1, array_ref="A1:A2")
+    wb = Workbook(sheets={"S": s})
+    assert evaluate(wb, keep_cached=True).values["S"] == {(1, 1): 0.5, (2, 1): 0.75}
+
+
+def test_zero_snap_only_for_the_whole_formula() -> None:
+    wb = book({("S", 1, 1): "0.5-0.4-0.1", ("S", 2, 1): " ( 0.5-0.4-0.1 ) ", ("S", 3, 1): "(0.5)-0.4-0.1",
+               ("S", 4, 1): '("(")&")"', ("S", 5, 1): "d", ("S", 6, 1): "A1+(0.5-0.4-0.1)"},
+              names={(None, "d"): "0.5-0.4-0.1"})
+    vals = evaluate(wb).values["S"]
+    tiny = 0.5 - 0.4 - 0.1
+    assert vals[(1, 1)] == 0.0 and vals[(2, 1)] == tiny and vals[(3, 1)] == 0.0
+    assert vals[(4, 1)] == "()"
+    assert vals[(5, 1)] == tiny  # a defined name is not the cell's own final operation
+    assert vals[(6, 1)] == tiny

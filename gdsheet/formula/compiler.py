@@ -20,6 +20,7 @@ one-off use.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -46,6 +47,7 @@ from .parser import (
     Unary,
     deep_recursion,
 )
+from .parser import parse as parse_formula
 
 __all__ = [
     "Context",
@@ -194,6 +196,103 @@ def _index_lazy(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Va
     return view.area(row, col, row, col)
 
 
+_INDIRECT_R1C1 = re.compile(
+    r"^R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?(?::R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?)?$", re.I)
+_Target = tuple[str | None, int, int, int, int, tuple[Any, ...]]
+_INDIRECT_CACHE: dict[tuple[str, bool], _Target | None] = {}
+
+
+def _r1c1_axis(text: str | None, here: int) -> int:
+    if not text:
+        return here
+    if text.startswith("["):
+        return here + int(text[1:-1])
+    return int(text)
+
+
+def _indirect_target(text: str, a1: bool) -> _Target | None:
+    """(sheet, r1, c1, r2, c2, R1C1 axes) of a reference written as text, or None.
+
+    In A1 style every coordinate is absolute (the axes are unused); in R1C1 style the
+    four axis texts (``"3"``, ``"[-1]"``, or None for "this row/column") are resolved
+    against the formula's cell by the caller.
+    """
+    key = (text, a1)
+    if key in _INDIRECT_CACHE:
+        return _INDIRECT_CACHE[key]
+    result = None
+    if a1:
+        try:
+            node = parse_formula(text)
+        except FormulaSyntaxError:
+            node = None
+        if node.__class__ is Ref:
+            result = (node.sheet, node.row, node.col, node.row, node.col, ())
+        elif node.__class__ is Range:
+            result = (node.sheet, node.r1, node.c1, node.r2, node.c2, ())
+    else:
+        sheet = None
+        body = text
+        if "!" in text:
+            sheet_text, _, body = text.rpartition("!")
+            if sheet_text.startswith("'") and sheet_text.endswith("'") and len(sheet_text) >= 2:
+                sheet_text = sheet_text[1:-1].replace("''", "'")
+            sheet = sheet_text or None
+        m = _INDIRECT_R1C1.match(body.strip())
+        if m is not None and "[" not in (sheet or ""):
+            g = m.groups()
+            if g[2] is None and g[3] is None and ":" not in body:
+                g = (g[0], g[1], g[0], g[1])
+            result = (sheet, 0, 0, 0, 0, g)  # type: ignore[arg-type]
+    if len(_INDIRECT_CACHE) > 4096:
+        _INDIRECT_CACHE.clear()
+    _INDIRECT_CACHE[key] = result
+    return result
+
+
+def _indirect(ctx: Any, text: Value, a1: Value, row: int, col: int) -> Value:
+    """INDIRECT(text[, a1]): the reference the text names, read through the context
+    (a dependency found at run time is waited for like any other).  Defined names and
+    other workbooks are not resolved (#REF!, a documented deviation)."""
+    if text.__class__ is ExcelError:
+        return text
+    t = fx.to_text(text)
+    if t.__class__ is ExcelError:
+        return t
+    style = True
+    if a1 is not OMITTED and a1 is not None:
+        style = fx.to_bool(a1)
+        if style.__class__ is ExcelError:
+            return style
+    target = _indirect_target(t.strip(), bool(style))
+    if target is None:
+        return REF
+    sheet, r1, c1, r2, c2, axes = target
+    if not style:
+        r1, c1, r2, c2 = (_r1c1_axis(axes[0], row), _r1c1_axis(axes[1], col),
+                          _r1c1_axis(axes[2], row), _r1c1_axis(axes[3], col))
+        r1, r2 = min(r1, r2), max(r1, r2)
+        c1, c2 = min(c1, c2), max(c1, c2)
+    if r1 < 1 or c1 < 1:
+        return REF
+    return ctx.view(sheet).area(r1, c1, r2, c2)
+
+
+#: Excel's zero snap: the final + or - of a formula whose result is at most this
+#: fraction of its first operand gives 0 (see :func:`compile_shape` for the evidence).
+SNAP = 2.0 ** -50
+
+
+def _snap_op(op: str, a: Value, b: Value) -> Value:
+    """The final ``a + b`` / ``a - b`` of a formula, with Excel's zero snap, for any operands."""
+    r = fx.op_add(a, b) if op == "+" else fx.op_sub(a, b)
+    if r.__class__ is float and r != 0.0:
+        x = fx.to_number(a)
+        if abs(r) <= SNAP * abs(x):
+            return 0.0
+    return r
+
+
 def _choose_index(v: Value, n: int) -> int | ExcelError:
     x = fx.to_number(v)
     if x.__class__ is ExcelError:
@@ -226,6 +325,9 @@ _GLOBALS: dict[str, Any] = {
     "_range_op": _range_op,
     "_choose_index": _choose_index,
     "_index_lazy": _index_lazy,
+    "_indirect": _indirect,
+    "_offset": fx.offset_area,
+    "_snap_op": _snap_op,
     "_abin": fx.array_binop,
     "_aun": fx.array_unop,
     "op_add": fx.op_add,
@@ -261,7 +363,7 @@ _INLINE_1 = {
     "SIGN": "(1.0 if {x} > 0.0 else -1.0 if {x} < 0.0 else 0.0)",
 }
 # functions whose result can be a reference/array even with scalar arguments
-_AREA_RESULT = {"INDEX", "CHOOSE"}
+_AREA_RESULT = {"INDEX", "CHOOSE", "MMULT", "TRANSPOSE", "OFFSET"}
 
 # result kinds of compiled sub-expressions
 NUMK = "num"  # statically a float (a literal)
@@ -436,7 +538,9 @@ class _Gen:
         self.emit(f"{t} = -{x} if {x}.__class__ is float else op_neg({x})")
         return t, VALK
 
-    def binary(self, node: Binary, mode: str) -> tuple[str, str]:
+    def binary(self, node: Binary, mode: str, snap: bool = False) -> tuple[str, str]:
+        """``snap``: this is the formula's final + or -, which Excel snaps to 0 when its
+        operands cancel to 15 significant digits (see :func:`compile_shape`)."""
         op = node.op
         if op == ":":
             a, _ = self.expr(node.left, "raw")
@@ -466,14 +570,21 @@ class _Gen:
                     return t, VALK
                 if kb != NUMK:
                     checks.append(f"{b} != 0.0")
+            snap = snap and op in "+-"
             if not checks:  # two literals
-                self.emit(f"{t} = op_{helper[3:]}({a}, {b})")
+                if snap:
+                    self.emit(f"{t} = _snap_op({op!r}, {a}, {b})")
+                else:
+                    self.emit(f"{t} = op_{helper[3:]}({a}, {b})")
                 return t, VALK
             self.emit(f"if {' and '.join(checks)}:")
             self.emit(f"    {t} = {a} {pyop} {b}")
             self.emit(f"    if {t} - {t} != 0.0: {t} = NUM")
+            if snap:
+                self.emit(f"    elif ({t} if {t} >= 0.0 else -{t}) <= {SNAP!r} * ({a} if {a} >= 0.0 else -{a}):")
+                self.emit(f"        {t} = 0.0")
             self.emit("else:")
-            self.emit(f"    {t} = {helper}({a}, {b})")
+            self.emit(f"    {t} = {'_snap_op(' + repr(op) + ', ' if snap else helper + '('}{a}, {b})")
             return t, VALK
         if op == "^" and kb == NUMK and _lit(b) >= 1.0 and _lit(b) == int(_lit(b)) and ka != NUMK:
             self.emit(f"if {a}.__class__ is float:")
@@ -512,6 +623,10 @@ class _Gen:
         special = spec.special
         if special is not None and not (mode == "array" and special in ("if", "iferror", "ifna")):
             return getattr(self, "special_" + special)(node, mode)
+        return self.generic_call(node, mode, spec)
+
+    def generic_call(self, node: Call, mode: str, spec: Any) -> tuple[str, str]:
+        """A call of the function's implementation with its arguments evaluated first."""
         args = []
         for i, arg in enumerate(node.args):
             kind = spec.kind(i)
@@ -533,6 +648,40 @@ class _Gen:
                 return t, REFK
             return t, ANYK
         return t, REFK
+
+    def special_offset(self, node: Call, mode: str) -> tuple[str, str]:
+        """OFFSET of a literal reference: its position only, never its cells (no false
+        dependency on the anchor, which is often the formula's own column)."""
+        arg = node.args[0]
+        if arg.__class__ not in (Ref, Range):
+            return self.generic_call(node, mode, FUNCTIONS["OFFSET"])
+        if arg.__class__ is Ref:
+            r1 = r2 = self._coord("row", arg.row, arg.row_abs)
+            c1 = c2 = self._coord("col", arg.col, arg.col_abs)
+        else:
+            r1 = self._coord("row", arg.r1, arg.r1_abs)
+            c1 = self._coord("col", arg.c1, arg.c1_abs)
+            r2 = self._coord("row", arg.r2, arg.r2_abs)
+            c2 = self._coord("col", arg.c2, arg.c2_abs)
+        v = self.view(arg.sheet)
+        rest = [self.expr(a, "value")[0] for a in node.args[1:]]
+        rest += ["OMITTED"] * (4 - len(rest))
+        t = self.tmp()
+        self.emit(f"{t} = _offset(_w{v}, {r1}, {c1}, {r2}, {c2}, {', '.join(rest)})")
+        if mode == "value":
+            self.emit(f"{t} = _ii({t}, row, col)")
+            return t, REFK
+        return t, ANYK
+
+    def special_indirect(self, node: Call, mode: str) -> tuple[str, str]:
+        x, _ = self.expr(node.args[0], "value")
+        a1 = self.expr(node.args[1], "value")[0] if len(node.args) > 1 else "OMITTED"
+        t = self.tmp()
+        self.emit(f"{t} = _indirect(ctx, {x}, {a1}, row, col)")
+        if mode == "value":
+            self.emit(f"{t} = _ii({t}, row, col)")
+            return t, REFK
+        return t, ANYK
 
     def lazy_index(self, node: Call, mode: str) -> tuple[str, str]:
         """INDEX straight on a reference: the position first, then one cell (see _index_lazy)."""
@@ -688,11 +837,11 @@ class CompiledShape:
         return f"CompiledShape({shape_text(self.shape)!r})"
 
 
-_CACHE: dict[tuple[Node, bool], CompiledShape] = {}
+_CACHE: dict[tuple[Node, bool, bool], CompiledShape] = {}
 _CACHE_LIMIT = 20000
 
 
-def compile_shape(shape: Node, *, array: bool = False) -> CompiledShape:
+def compile_shape(shape: Node, *, array: bool = False, snap: bool = False) -> CompiledShape:
     """Compile a shape (see :func:`parser.to_shape`) once; later calls with an
     equal shape return the cached object.
 
@@ -700,21 +849,38 @@ def compile_shape(shape: Node, *, array: bool = False) -> CompiledShape:
     operators work element by element and the result may be an :class:`Area`.
     Raises :class:`UnsupportedFunction` for a function the engine lacks and
     :class:`FormulaSyntaxError` for a wrong argument count.
+
+    ``snap=True``: the shape is a whole formula whose final operation is a ``+``
+    or ``-`` not wrapped in parentheses, and a result within ``SNAP`` (2^-50) of 0
+    relative to its first operand is 0, as Excel gives it.  Excel applies this
+    "close to zero" correction (Microsoft KB 78113) to the formula's last operation
+    only; the threshold is not documented, and 2^-50 separates every published case:
+    0 for ``=0.5-0.4-0.1`` (2^-51.7), ``=1.333+1.225-1.333-1.225`` (2^-52.3) and
+    ``=A1+A2-A3`` with 818562.54, -40026.44, 778536.1 (2^-52.6); the IEEE result for
+    ``=(0.5-0.4-0.1)`` and ``=1*(0.5-0.4-0.1)`` (not a bare final +/-), ``=A1-A3+A2``
+    (5.82E-11, 2^-49.3), ``=(1.333-1.233)-(1.334-1.234)`` (-2.22E-16, 2^-48.7) and
+    ``=A11+0.1`` at the end of a chain of +0.1 from -1.1 (-1.39E-16, 2^-49.4).
+    LibreOffice instead snaps *every* addition and subtraction within 2^-48
+    (rtl::math::approxAdd/approxSub): 0 in the last three cases, where Excel is not.
     """
     try:
         with deep_recursion():
-            return _compile(shape, array)
+            return _compile(shape, array, snap and not array and shape.__class__ is Binary
+                            and shape.op in ("+", "-"))
     except RecursionError:
         raise FormulaSyntaxError("formula nested too deeply") from None
 
 
-def _compile(shape: Node, array: bool) -> CompiledShape:
-    key = (shape, array)
+def _compile(shape: Node, array: bool, snap: bool) -> CompiledShape:
+    key = (shape, array, snap)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
     gen = _Gen()
-    code, kind = gen.expr(shape, "array" if array else "value")
+    if snap:
+        code, kind = gen.binary(shape, "value", snap=True)  # type: ignore[arg-type]
+    else:
+        code, kind = gen.expr(shape, "array" if array else "value")
     if array:
         gen.emit(f"return {code}")
     elif kind in (NUMK, VALK):

@@ -71,10 +71,12 @@ from .errors import (
     FormulaSyntaxError,
     UnsupportedFunction,
 )
-from .functions import Area, Value
+from .functions import VOLATILE, Area, Value
 from .parser import (
     MAX_COL,
     MAX_ROW,
+    Binary,
+    Call,
     ErrorLit,
     External,
     Name,
@@ -84,6 +86,7 @@ from .parser import (
     fill_down_template,
     letters_to_col,
     parse,
+    walk,
     quote_sheet,
     references,
     substitute,
@@ -121,10 +124,14 @@ class Problem:
 class Evaluation:
     """``values[sheet][(row, col)]``: the computed value of every formula cell of the
     evaluated sheets (float, str, bool or ExcelError; an array formula's covered
-    cells included).  ``problems``: cells gdsheet could not evaluate as Excel would."""
+    cells included).  ``problems``: cells gdsheet could not evaluate as Excel would.
+    ``volatile``: cells whose formula calls a volatile function (RAND, NOW, OFFSET ...,
+    also through a defined name), kind "volatile"; their value legitimately changes
+    at every recalculation.  Not problems: strict mode does not raise for them."""
 
     values: dict[str, dict[CellKey, Value]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    volatile: list[Problem] = field(default_factory=list)
 
 
 class NeedCells(Exception):
@@ -310,10 +317,12 @@ def _parse_rect(text: str, anchor: CellKey) -> tuple[int, int, int, int]:
 
 
 class _Book:
-    def __init__(self, wb: Workbook, strict: bool) -> None:
+    def __init__(self, wb: Workbook, strict: bool, keep_cached: bool = False) -> None:
         self.wb = wb
         self.strict = strict
+        self.keep_cached = keep_cached
         self.problems: list[Problem] = []
+        self.volatile: list[Problem] = []
         self.states: dict[str, _SheetState] = {}
         self.missing: dict[str, _MissingSheet] = {}
         self.parsed: dict[str, Node | FormulaSyntaxError] = {}
@@ -411,38 +420,76 @@ class _Book:
             self.fail(st, key, f, "syntax", str(node), FormulaSyntaxError)
             return None
         shape = to_shape(node, f.row, f.col)
+        # Excel's zero snap applies to a final + or - that is not wrapped in parentheses
+        snap = f.array_ref is None and shape.__class__ is Binary and shape.op in ("+", "-") \
+            and not _wrapped(f.text)
+        key_shape: Any = shape
         if f.array_ref is not None:
-            shape = _ArrayKey(shape)  # type: ignore[assignment]
-        hit = st.by_shape.get(shape)
+            key_shape = _ArrayKey(shape)
+        elif shape.__class__ is Binary and not snap:
+            key_shape = ("unsnapped", shape)
+        hit = st.by_shape.get(key_shape)
         if hit is None:
             try:
-                inner = shape.shape if isinstance(shape, _ArrayKey) else shape
-                resolved = self.inline_names(inner, st.name.lower())
-                compiled = compile_shape(resolved, array=f.array_ref is not None)
-                hit = compiled.bind(st.ctx)
+                resolved = self.inline_names(shape, st.name.lower())
+                compiled = compile_shape(resolved, array=f.array_ref is not None, snap=snap)
+                fn = compiled.bind(st.ctx)
                 externals = [n.text for n in references(resolved) if isinstance(n, External)]
                 if externals:
-                    hit = self._external(st, hit, externals[0])
+                    fn = self._external(st, fn, externals[0])
+                volatile = sorted({n.name for n in walk(resolved) if n.__class__ is Call and n.name in VOLATILE})
+                hit = (fn, tuple(volatile))
             except UnsupportedFunction as exc:
                 hit = exc
             except FormulaSyntaxError as exc:
                 hit = exc
-            st.by_shape[shape] = hit
+            st.by_shape[key_shape] = hit
         if isinstance(hit, FormulaError):
             kind = "unsupported" if isinstance(hit, UnsupportedFunction) else "syntax"
             self.fail(st, key, f, kind, str(hit), type(hit), hit)
             return None
+        fn, volatile = hit
         if f.array_ref is not None:
-            return _array_fn(st, key, hit)
-        return hit
+            fn = _array_fn(st, key, fn)
+        if volatile:
+            fn = self._volatile(st, fn, volatile)
+        return fn
+
+    def _volatile(self, st: _SheetState, inner: Fn, names: tuple[str, ...]) -> Fn:
+        """A formula calling a volatile function: listed in ``volatile``; with
+        ``keep_cached`` a cell that has a cached value keeps it (the draw or the date
+        the file was saved with), so that the cells depending on it can still be
+        checked against theirs."""
+        message = "volatile function" + ("s " if len(names) > 1 else " ") + ", ".join(names)
+        keep = self.keep_cached
+        cached = st.values
+        results = st.results
+        found = self.volatile
+
+        def fn(row: int, col: int) -> Value:
+            key = (row, col)
+            value = cached.get(key) if keep else None
+            if value is None:
+                value = inner(row, col)  # may raise NeedCells: recorded once, after
+            else:
+                _keep_array(st, key)
+            found.append(Problem(st.name, row, col, "volatile", message))
+            results[key] = value
+            return value
+
+        return fn
 
     def _external(self, st: _SheetState, inner: Fn, text: str) -> Fn:
         """A formula reading another workbook: computed (the reference is #REF!),
         and every cell computed with it gets an "external" problem."""
         message = f"reference to another workbook: {text}"
+        keep = self.keep_cached
+        cached = st.values
 
         def fn(row: int, col: int) -> Value:
-            value = inner(row, col)  # may raise NeedCells: the problem is recorded once, after
+            value = cached.get((row, col)) if keep else None
+            if value is None:
+                value = inner(row, col)  # may raise NeedCells: the problem is recorded once, after
             st.results[(row, col)] = value
             self.problem(st, (row, col), "external", message)
             return value
@@ -451,11 +498,13 @@ class _Book:
 
     def fail(self, st: _SheetState, key: CellKey, f: Formula, kind: str, message: str,
              exc_type: type[FormulaError], cause: FormulaError | None = None) -> None:
-        st.results[key] = _PROBLEM_VALUE[kind]
+        placeholder = _PROBLEM_VALUE[kind]
+        cached = st.values if self.keep_cached else {}
+        st.results[key] = cached.get(key, placeholder)
         if f.array_ref is not None:
             for alias, anchor in st.aliases.items():
                 if anchor == key:
-                    st.results[alias] = _PROBLEM_VALUE[kind]
+                    st.results[alias] = cached.get(alias, placeholder)
         self.problem(st, key, kind, message, exc_type, cause)
 
     # -- running
@@ -550,9 +599,43 @@ class _Book:
         if members:
             path += " -> " + cell_name(members[0][0].name, *members[0][1])
         for s, k in members:
-            s.results[k] = 0.0
+            s.results[k] = s.values.get(k, 0.0) if self.keep_cached else 0.0
         for s, k in members:
             self.problem(s, k, "circular", f"circular reference: {path}", CircularReference)
+
+
+def _keep_array(st: _SheetState, anchor: CellKey) -> None:
+    """An array formula kept at its cached values: its covered cells keep theirs too."""
+    rect = st.array_cells.get(anchor)
+    if rect is None:
+        return
+    for r in range(rect[0], rect[2] + 1):
+        for c in range(rect[1], rect[3] + 1):
+            if (r, c) != anchor and st.aliases.get((r, c)) == anchor:
+                st.results[(r, c)] = st.values.get((r, c), NA)
+
+
+def _wrapped(text: str) -> bool:
+    """True when the whole formula is one parenthesised expression: ``(A1-B1)``."""
+    t = text.strip()
+    if not t.startswith("("):
+        return False
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(t):
+        if quote:
+            if ch == quote:
+                quote = ""  # a doubled quote closes and reopens: same effect
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i == len(t) - 1
+    return False
 
 
 class _ArrayKey:
@@ -600,7 +683,8 @@ def _element(res: Value, i: int, j: int) -> Value:
     return 0.0 if v is None else v
 
 
-def evaluate(wb: Workbook, sheets: Iterable[str] | None = None, *, strict: bool = True) -> Evaluation:
+def evaluate(wb: Workbook, sheets: Iterable[str] | None = None, *, strict: bool = True,
+             keep_cached: bool = False) -> Evaluation:
     """Compute every formula cell of ``wb`` (or of the named ``sheets``; formula
     cells they depend on elsewhere are computed too, but not reported).
 
@@ -609,8 +693,15 @@ def evaluate(wb: Workbook, sheets: Iterable[str] | None = None, *, strict: bool 
     :class:`CircularReference`) naming the cell, e.g. ``Iterations!B7:
     unsupported function FOO``.  ``strict=False``: problems are listed in
     ``Evaluation.problems`` and the cells get Excel-like values.
+
+    ``keep_cached=True``: a cell whose value gdsheet cannot determine as Excel would
+    -- a problem cell (unsupported function, unreadable formula, circular or external
+    reference) or a volatile one -- keeps its cached value from the file when it has
+    one, instead of the Excel-like placeholder; the cells depending on it are then
+    computed from that value.  ``gdsheet recalc`` uses this to check every other
+    cell's cache without noise from the few it cannot compute.
     """
-    book = _Book(wb, strict)
+    book = _Book(wb, strict, keep_cached)
     if sheets is None:
         targets = list(wb.sheets.values())
     else:
@@ -624,7 +715,7 @@ def evaluate(wb: Workbook, sheets: Iterable[str] | None = None, *, strict: bool 
     finally:
         if gc_was_enabled:
             gc.enable()
-    result = Evaluation(problems=book.problems)
+    result = Evaluation(problems=book.problems, volatile=book.volatile)
     for st in states:
         out = st.results
         for alias in st.aliases:

@@ -17,7 +17,9 @@ always Python floats, never ints or numpy scalars.
 
 from __future__ import annotations
 
+import datetime
 import math
+import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,6 +59,8 @@ __all__ = [
     "op_ge",
     "array_binop",
     "array_unop",
+    "VOLATILE",
+    "offset_area",
 ]
 
 Value = Any  # float | str | bool | ExcelError | None | Area
@@ -1323,3 +1327,319 @@ def COLUMNS(ref: Value) -> Value:
         return ref
     return float(ref.ncols) if ref.__class__ is Area else 1.0
 
+
+
+# ------------------------------------------------- volatile functions
+#: Functions whose value Excel recomputes on every recalculation: a cell using one
+#: (directly or through a defined name) legitimately differs from its cached value.
+VOLATILE = frozenset({"RAND", "RANDBETWEEN", "NOW", "TODAY", "OFFSET", "INDIRECT"})
+
+_RNG = random.Random()
+_EXCEL_EPOCH = datetime.datetime(1899, 12, 30)  # serial 0 of the 1900 date system (after 1900-03-01)
+
+
+@_register("RAND", 0, 0)
+def RAND() -> float:
+    return _RNG.random()
+
+
+@_register("RANDBETWEEN", 2, 2)
+@_numeric
+def RANDBETWEEN(bottom: float, top: float) -> Value:
+    lo, hi = math.ceil(bottom), math.floor(top)
+    if lo > hi:
+        return NUM
+    return float(_RNG.randint(lo, hi))
+
+
+@_register("NOW", 0, 0)
+def NOW() -> float:
+    """Serial date-time of the 1900 date system (1904-system workbooks: a documented deviation)."""
+    return (datetime.datetime.now() - _EXCEL_EPOCH) / datetime.timedelta(days=1)
+
+
+@_register("TODAY", 0, 0)
+def TODAY() -> float:
+    return float((datetime.date.today() - _EXCEL_EPOCH.date()).days)
+
+
+def offset_area(view: Any, r1: int, c1: int, r2: int, c2: int, rows: Value, cols: Value,
+                height: Value, width: Value) -> Value:
+    """OFFSET of the reference r1:c1..r2:c2 on ``view`` (the sheet view that reads cells).
+
+    Offsets and sizes are truncated to integers; an omitted (or empty) height or
+    width keeps the reference's; a negative one extends up/left from the moved
+    corner (LibreOffice and current Excel); zero, or a result off the sheet, is #REF!.
+    """
+    dr = _int_arg(OMITTED if rows is None else rows, 0)
+    if dr.__class__ is ExcelError:
+        return dr
+    dc = _int_arg(OMITTED if cols is None else cols, 0)
+    if dc.__class__ is ExcelError:
+        return dc
+    h = _int_arg(OMITTED if height is None else height, r2 - r1 + 1)
+    if h.__class__ is ExcelError:
+        return h
+    w = _int_arg(OMITTED if width is None else width, c2 - c1 + 1)
+    if w.__class__ is ExcelError:
+        return w
+    if h == 0 or w == 0:
+        return REF
+    top, left = r1 + dr, c1 + dc
+    rr1, rr2 = (top, top + h - 1) if h > 0 else (top + h + 1, top)
+    cc1, cc2 = (left, left + w - 1) if w > 0 else (left + w + 1, left)
+    if rr1 < 1 or cc1 < 1:
+        return REF
+    return view.area(rr1, cc1, rr2, cc2)
+
+
+@_register("OFFSET", 3, 5, "avvvv", special="offset")
+def OFFSET(ref: Value, rows: Value, cols: Value, height: Value = OMITTED, width: Value = OMITTED) -> Value:
+    """The generic form, for a reference computed at run time (``OFFSET(INDEX(..),1,0)``);
+    a literal reference is compiled to :func:`offset_area` without reading its cells."""
+    if ref.__class__ is ExcelError:
+        return ref
+    if ref.__class__ is not Area or ref.sheet is None:
+        return VALUE
+    return offset_area(ref.sheet, ref.r1, ref.c1, ref.r1 + ref.nrows - 1, ref.c1 + ref.ncols - 1,
+                       rows, cols, height, width)
+
+
+@_register("INDIRECT", 1, 2, "v", special="indirect")
+def INDIRECT(text: Value, a1: Value = OMITTED) -> Value:  # pragma: no cover - always compiled inline
+    return REF
+
+
+# ------------------------------------------------- matrices
+def _matrix(v: Value) -> list[list[float]] | ExcelError:
+    """A numeric matrix for MMULT: every element a number (an error is returned, anything
+    else -- text, a boolean, an empty cell -- is #VALUE!, as in Excel)."""
+    if v.__class__ is ExcelError:
+        return v
+    a = _as_area(v)
+    out = []
+    for row in a.dense():
+        vals = []
+        for x in row:
+            cls = x.__class__
+            if cls is float:
+                vals.append(x)
+            elif cls is int:
+                vals.append(float(x))
+            elif cls is ExcelError:
+                return x
+            else:
+                return VALUE
+        out.append(vals)
+    return out
+
+
+@_register("MMULT", 2, 2, "A")
+def MMULT(a: Value, b: Value) -> Value:
+    ma = _matrix(a)
+    if ma.__class__ is ExcelError:
+        return ma
+    mb = _matrix(b)
+    if mb.__class__ is ExcelError:
+        return mb
+    n, k, m = len(ma), len(ma[0]) if ma else 0, len(mb[0]) if mb else 0
+    if k != len(mb) or n == 0 or m == 0:
+        return VALUE
+    out: list[list[Value]] = []
+    for i in range(n):
+        row_a = ma[i]
+        row: list[Value] = []
+        for j in range(m):
+            total = 0.0
+            for t in range(k):  # left to right, one IEEE operation at a time
+                total += row_a[t] * mb[t][j]
+            row.append(_finite(total))
+        out.append(row)
+    return Area(out, n, m)
+
+
+@_register("TRANSPOSE", 1, 1, "a")
+def TRANSPOSE(a: Value) -> Value:
+    if a.__class__ is not Area:
+        return a
+    dense = a.dense()
+    return Area([list(col) for col in zip(*dense)], a.ncols, a.nrows)
+
+
+# ------------------------------------------------- lookups and conditional aggregates
+@_register("HLOOKUP", 3, 4, "vavv")
+def HLOOKUP(lookup: Value, table: Value, row: Value, approx: Value = OMITTED) -> Value:
+    if lookup.__class__ is ExcelError:
+        return lookup
+    if table.__class__ is ExcelError:
+        return table
+    a = _as_area(table)
+    k = _int_arg(row, 1)
+    if k.__class__ is ExcelError:
+        return k
+    if approx is OMITTED:
+        exact = False
+    else:
+        b = to_bool(approx)
+        if b.__class__ is ExcelError:
+            return b
+        exact = not b
+    if k < 1:
+        return VALUE
+    if k > a.nrows:
+        return REF
+    first = list(a.rows[0]) if a.rows else []
+    i = _match_index(lookup, first, 0 if exact else 1)
+    if i.__class__ is ExcelError:
+        return i
+    return a.get(k - 1, i)
+
+
+def _ifs(target: Value, pairs: Sequence[tuple[Value, Value]]) -> tuple[list[tuple[int, int]], int] | ExcelError:
+    """Cells (i, j) where every (range, criterion) pair matches, plus the number of
+    matching cells beyond the stored data of whole-column ranges (all empty there)."""
+    tests = []
+    areas = []
+    for rng, crit in pairs:
+        if rng.__class__ is ExcelError:
+            return rng
+        test = _criterion(crit)
+        if test.__class__ is ExcelError:
+            return test
+        tests.append(test)
+        areas.append(_as_area(rng))
+    if target is not None:
+        if target.__class__ is ExcelError:
+            return target
+        areas.append(_as_area(target))
+    n, m = areas[0].nrows, areas[0].ncols
+    if any(a.nrows != n or a.ncols != m for a in areas):
+        return VALUE
+    stored = min(n, max(len(a.rows) for a in areas))
+    crit_areas = areas[:len(tests)]
+    hits = [(i, j) for i in range(stored) for j in range(m)
+            if all(t(a.get(i, j)) for t, a in zip(tests, crit_areas))]
+    extra = (n - stored) * m if stored < n and all(t(None) for t in tests) else 0
+    return hits, extra
+
+
+def _ifs_values(target: Value, pairs: Sequence[tuple[Value, Value]]) -> list[float] | ExcelError:
+    found = _ifs(target, pairs)
+    if found.__class__ is ExcelError:
+        return found
+    s = _as_area(target)
+    out = []
+    for i, j in found[0]:
+        v = s.get(i, j)
+        if v.__class__ is float:
+            out.append(v)
+        elif v.__class__ is ExcelError:
+            return v
+    return out
+
+
+def _pairs(args: Sequence[Value]) -> list[tuple[Value, Value]]:
+    return [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
+
+
+@_register("COUNTIFS", 2, 254, "av" * 127)
+def COUNTIFS(*args: Value) -> Value:
+    if len(args) % 2:
+        return VALUE
+    found = _ifs(None, _pairs(args))
+    if found.__class__ is ExcelError:
+        return found
+    return float(len(found[0]) + found[1])
+
+
+@_register("SUMIFS", 3, 255, "a" + "av" * 127)
+def SUMIFS(total: Value, *args: Value) -> Value:
+    if len(args) % 2:
+        return VALUE
+    vals = _ifs_values(total, _pairs(args))
+    if vals.__class__ is ExcelError:
+        return vals
+    return _finite(reduce(add, vals, 0.0))
+
+
+@_register("AVERAGEIFS", 3, 255, "a" + "av" * 127)
+def AVERAGEIFS(total: Value, *args: Value) -> Value:
+    if len(args) % 2:
+        return VALUE
+    vals = _ifs_values(total, _pairs(args))
+    if vals.__class__ is ExcelError:
+        return vals
+    if not vals:
+        return DIV0
+    return _finite(reduce(add, vals, 0.0) / len(vals))
+
+
+@_register("COUNTBLANK", 1, 1, "a")
+def COUNTBLANK(rng: Value) -> Value:
+    if rng.__class__ is ExcelError:
+        return rng
+    a = _as_area(rng)
+    filled = sum(1 for v in a.values() if v is not None and v != "")
+    return float(a.nrows * a.ncols - filled)
+
+
+# ------------------------------------------------- statistics
+@_register("MEDIAN", 1, 255, "a")
+def MEDIAN(*args: Value) -> Value:
+    nums = _collect(args)
+    if nums.__class__ is ExcelError:
+        return nums
+    if not nums:
+        return NUM
+    s = sorted(nums)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
+
+
+def _variance(args: Sequence[Value], sample: bool) -> Value:
+    nums = _collect(args)
+    if nums.__class__ is ExcelError:
+        return nums
+    n = len(nums)
+    if n < (2 if sample else 1):
+        return DIV0
+    mean = reduce(add, nums, 0.0) / n  # two passes: the mean, then squared deviations
+    ss = 0.0
+    for x in nums:
+        d = x - mean
+        ss += d * d
+    return _finite(ss / (n - 1 if sample else n))
+
+
+def _register_stat(names: tuple[str, ...], sample: bool, root: bool) -> None:
+    def fn(*args: Value) -> Value:
+        v = _variance(args, sample)
+        return math.sqrt(v) if root and v.__class__ is float else v
+
+    for name in names:
+        FUNCTIONS[name] = FunctionSpec(name, fn, 1, 255, "a")
+
+
+_register_stat(("VAR", "VAR.S"), True, False)
+_register_stat(("VAR.P", "VARP"), False, False)
+_register_stat(("STDEV", "STDEV.S"), True, True)
+_register_stat(("STDEV.P", "STDEVP"), False, True)
+
+
+# ------------------------------------------------- error values
+@_register("ISERR", 1, 1)
+@_any
+def ISERR(x: Value) -> bool:
+    return x.__class__ is ExcelError and x != NA
+
+
+_ERROR_TYPES = {"#NULL!": 1.0, "#DIV/0!": 2.0, "#VALUE!": 3.0, "#REF!": 4.0, "#NAME?": 5.0, "#NUM!": 6.0,
+                "#N/A": 7.0, "#GETTING_DATA": 8.0}
+
+
+@_register("ERROR.TYPE", 1, 1)
+@_any
+def ERROR_TYPE(x: Value) -> Value:
+    if x.__class__ is ExcelError:
+        return _ERROR_TYPES.get(x.code, NA)
+    return NA
