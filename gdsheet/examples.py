@@ -15,6 +15,8 @@ from typing import Any
 EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "quadratic.xlsx": ("quadratic", {}),
     "learning-rates.xlsx": ("quadratic", {"lrs": [0.001, 0.01, 0.05, 0.1, 0.19, 0.2, 0.21], "steps": 200}),
+    "optimizers.xlsx": ("quadratic", {"optimizers": "sgd,momentum,nesterov,adagrad,rmsprop,adam", "lr": 0.05,
+                                      "steps": 200}),
 }
 
 

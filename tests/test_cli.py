@@ -72,7 +72,7 @@ def test_generate_bad_arguments_exit_2_one_line(tmp_path, args, message):
 
 def test_unknown_exercise_and_option_exit_2(tmp_path):
     assert run("generate", "cubic", cwd=tmp_path).returncode == 2
-    assert run("generate", "quadratic", "--momentum", "0.9", cwd=tmp_path).returncode == 2
+    assert run("generate", "quadratic", "--nonsense", "0.9", cwd=tmp_path).returncode == 2
     assert run("verify", "x.xlsx", "--engine", "excel", cwd=tmp_path).returncode == 2
 
 

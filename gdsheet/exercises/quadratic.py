@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, magnitude
+from ..optimizers import ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyperparameters, run, state_key
+from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, col_letter, magnitude
 
 MAX_STEPS = 1_048_574  # header row + iteration 0 + steps rows = Excel's 1,048,576 rows
 
@@ -78,7 +79,11 @@ def behaviour(a: float, lr: float) -> str:
     return "diverges"
 
 
-def _table(p: dict[str, Any], lr: float) -> Table:
+def _table(p: dict[str, Any], lr: float, optimizer: str | None = None, far: bool = False) -> Table:
+    optimizer = optimizer or p.get("optimizer") or "sgd"
+    schedule = p.get("schedule") or "constant"
+    if optimizer != "sgd" or schedule != "constant":
+        return _optimizer_table(p, lr, optimizer, schedule, far)
     a, b, c, x0, steps = p["a"], p["b"], p["c"], p["x0"], p["steps"]
     v = _run(a, b, c, x0, lr, steps)
     x_min = -b / (2 * a)
@@ -114,7 +119,77 @@ def _table(p: dict[str, Any], lr: float) -> Table:
                    explanation="x* + (1 − 2aη)^k·(x₀ − x*): the same x_k by hand, without iterating. "
                                "It agrees with the x_k column while both are finite."),
         ]
+    if far:
+        cols.append(_far_column(v["distance"], p["tolerance"], v["iteration"]))
     return Table(cols)
+
+
+def _far_column(distance: np.ndarray, tolerance: float, k: np.ndarray) -> Column:
+    with np.errstate(invalid="ignore"):
+        values = np.where(np.isfinite(distance), np.where(distance >= tolerance, k + 1, 0.0), np.nan)
+    return Column("far", "k + 1 while |x − x*| ≥ tol", values, formula="=IF({distance}>=tolerance,{iteration}+1,0)",
+                  number_format="0", explanation="k + 1 while x is still at least the tolerance away from x*, "
+                  "else 0: the largest is the number of steps after which x stays within the tolerance.")
+
+
+def _optimizer_table(p: dict[str, Any], lr: float, name: str, schedule_name: str, far: bool) -> Table:
+    """The iteration table under any optimizer and schedule: the optimizer's own columns."""
+    a, b, c, x0, steps = p["a"], p["b"], p["c"], p["x0"], p["steps"]
+    opt, schedule = OPTIMIZERS[name], SCHEDULES[schedule_name]
+    hp = {k: p[k] for k in ("momentum", "rho", "beta1", "beta2", "epsilon", "decay_rate", "decay_steps")}
+    rates = schedule.rates(lr, steps, hp)
+    result = run(opt, lambda t: 2 * a * t + b, np.array([x0]), steps, rates, hp,
+                 grad_scale=lambda t: np.abs(2 * a * t) + abs(b))
+    values = {key: v[:, 0] for key, v in result["values"].items()}
+    scales = {key: v[:, 0] for key, v in result["scales"].items()}
+    k = np.arange(steps + 1, dtype=float)
+    x = values["theta"]
+    lr_ref = "learning_rate" if schedule.formula is None else "{eta}"
+    x_min = -b / (2 * a)
+    with np.errstate(all="ignore"):
+        cols = [Column("iteration", "iteration k", k, number_format="0", width=11,
+                       explanation="k, the number of steps taken so far.")]
+        if schedule.formula is not None:
+            cols.append(Column("eta", "η_k", rates, formula=schedule.formula.replace("{k}", "{iteration}"),
+                               number_format="0.000E+00",
+                               explanation=f"The learning rate of iteration k ({schedule.name} schedule: "
+                                           f"{schedule.summary})."))
+        cols += [
+            Column("x", "x_k", x, head=["=x_start"], formula=fill(opt.update_formula(), "x", "grad", lr_ref),
+                   scale=scales["theta"],
+                   explanation=f"Row 0 is x₀; every later row takes the {opt.title} step of the row above."),
+            Column("fx", "f(x_k)", a * x**2 + b * x + c, formula="=coef_a*{x}^2+coef_b*{x}+coef_c",
+                   scale=magnitude(a * x**2, b * x, c), explanation="a·x² + b·x + c."),
+            Column("grad", "f′(x_k)", values["grad"], formula="=2*coef_a*{x}+coef_b", scale=scales["grad"],
+                   explanation="The slope 2a·x + b: the gradient the optimizer is given."),
+        ]
+        for sc in opt.columns():
+            cols.append(Column(state_key(sc.state, "x"), sc.header.format(label="x"), values[sc.state],
+                               head=[fill(sc.head, "x", "grad", lr_ref)], formula=fill(sc.formula, "x", "grad", lr_ref),
+                               number_format=sc.number_format, scale=scales[sc.state], width=15,
+                               explanation=sc.explanation))
+        distance = np.abs(x - x_min)
+        cols.append(Column("distance", "|x_k − x*|", distance, formula="=ABS({x}-x_min)", number_format="0.000E+00",
+                           scale=magnitude(x, x_min), explanation="Distance to the minimum x* = −b/2a."))
+    if far:
+        cols.append(_far_column(distance, p["tolerance"], k))
+    return Table(cols)
+
+
+def _optimizer_list(text: str) -> str:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in OPTIMIZERS]
+    if not names or unknown:
+        raise ValueError(f"optimizers: expected a comma-separated list of {', '.join(OPTIMIZERS)}; got {text!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"optimizers: {text!r} names one twice")
+    return ",".join(names)
+
+
+def used_keys(p: dict[str, Any]) -> set[str]:
+    """The hyperparameters the chosen optimizer(s) and schedule read."""
+    names = p["optimizers"].split(",") if p.get("optimizers") else [p.get("optimizer") or "sgd"]
+    return {h.key for h in hyperparameters(names, p.get("schedule") or "constant")}
 
 
 class Quadratic(Exercise):
@@ -132,6 +207,13 @@ class Quadratic(Exercise):
               number_format="0.0E+00", help="used by the learning-rate summary"),
         Param("lrs", "learning_rates", "learning rates to compare", None, kind="floats", minimum=0.0,
               in_workbook=False, help="comma-separated: one run per rate, side by side, with a summary"),
+        Param("optimizer", "optimizer", "optimizer", "sgd", kind="str", choices=tuple(OPTIMIZERS), live=False,
+              help="the update rule: " + ", ".join(OPTIMIZERS)),
+        Param("optimizers", "optimizers", "optimizers to compare", None, kind="str", in_workbook=False,
+              validator=_optimizer_list, help="comma-separated: one run per optimizer, with a summary"),
+        Param("schedule", "schedule", "learning-rate schedule", "constant", kind="str", choices=tuple(SCHEDULES),
+              live=False, help="η_k: " + ", ".join(SCHEDULES)),
+        *ALL_HYPER,
     ]
 
     # Per-student variants (template --roster): the lesson's function, each student's own
@@ -159,6 +241,13 @@ class Quadratic(Exercise):
             raise ValueError("lrs: at most 50 learning rates")
         if p["lrs"] is not None and p["steps"] > 100_000:
             raise ValueError("lrs: at most 100000 steps per rate in a comparison workbook")
+        if p["lrs"] is not None and p["optimizers"] is not None:
+            raise ValueError("choose --lrs or --optimizers, not both")
+        if p["optimizers"] is not None and p["steps"] > 100_000:
+            raise ValueError("optimizers: at most 100000 steps per optimizer in a comparison workbook")
+        if (p["optimizer"] != "sgd" or p["schedule"] != "constant") and p["steps"] > 200_000:
+            raise ValueError(f"steps: at most 200000 with {p['optimizer']} / {p['schedule']} "
+                             "(the reference steps the optimizer in Python)")
 
     def from_inputs(self, generated: dict[str, Any], inputs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         params, notes = super().from_inputs(generated, inputs)
@@ -177,7 +266,8 @@ class Quadratic(Exercise):
     def layout(self, p: dict[str, Any]) -> Layout:
         a, b, c = p["a"], p["b"], p["c"]
         rates = p["lrs"]
-        single = rates is None
+        single = rates is None and not p.get("optimizers")
+        plain = (p.get("optimizer") or "sgd") == "sgd" and (p.get("schedule") or "constant") == "constant"
         title = "Gradient descent on f(x) = a·x² + b·x + c"
         params = SheetLayout("Parameters", widths={1: 34, 2: 14, 3: 62}, tab_color="#4472C4")
         cells = params.cells
@@ -186,12 +276,19 @@ class Quadratic(Exercise):
         cells += [Cell(3, 1, "parameter", style="header"), Cell(3, 2, "value", style="header"),
                   Cell(3, 3, "note", style="header")]
         row = 4
+        hyper = {h.key for h in ALL_HYPER}
+        used = used_keys(p)
         for prm in self.params:
-            if not prm.in_workbook or (prm.key == "lr" and not single):
+            if not prm.in_workbook or (prm.key == "lr" and rates is not None) or (prm.key in hyper and prm.key not in used):
+                continue
+            if prm.key == "optimizer" and p.get("optimizers"):
                 continue
             cells.append(Cell(row, 1, prm.label, style="label"))
-            cells.append(Cell(row, 2, float(p[prm.key]), name=prm.name, style="input",
-                              number_format=prm.number_format))
+            if prm.kind == "str":  # shapes the tables: shown, not an input
+                cells.append(Cell(row, 2, str(p[prm.key]), style="result"))
+            else:
+                cells.append(Cell(row, 2, float(p[prm.key]), name=prm.name, style="input",
+                                  number_format=prm.number_format))
             if prm.help:
                 cells.append(Cell(row, 3, prm.help, style="note"))
             row += 1
@@ -208,21 +305,26 @@ class Quadratic(Exercise):
         row += 3
         if single:
             lr = p["lr"]
-            cells += [
-                Cell(row, 1, "contraction factor q = 1 − 2aη", style="label"),
-                Cell(row, 2, 1 - 2 * a * lr, formula="=1-2*coef_a*learning_rate", name="contraction",
-                     style="result", number_format="0.000000", scale=1 + abs(2 * a * lr)),
-                Cell(row, 3, "|q| < 1 converges; q = −1 cycles; |q| > 1 diverges", style="note"),
-            ]
+            if plain:
+                cells += [
+                    Cell(row, 1, "contraction factor q = 1 − 2aη", style="label"),
+                    Cell(row, 2, 1 - 2 * a * lr, formula="=1-2*coef_a*learning_rate", name="contraction",
+                         style="result", number_format="0.000000", scale=1 + abs(2 * a * lr)),
+                    Cell(row, 3, "|q| < 1 converges; q = −1 cycles; |q| > 1 diverges", style="note"),
+                ]
+            table = _table(p, lr)
+            beside = f"{col_letter(len(table.columns) + 2)}"
             charts = [
                 Chart("x_k approaching the minimum x*", [Series("x_k", "Iterations", "x")], y_title="x",
-                      anchor="I2"),
+                      anchor=f"{beside}2"),
                 Chart("f(x_k) by iteration", [Series("f(x_k)", "Iterations", "fx")], y_title="f(x)",
-                      anchor="I18"),
+                      anchor=f"{beside}18"),
             ]
-            iterations = SheetLayout("Iterations", table=_table(p, lr), freeze=(2, 2), charts=charts)
+            iterations = SheetLayout("Iterations", table=table, freeze=(2, 2), charts=charts)
             sheets = [params, iterations, self._about(p, single)]
             return Layout(self.name, dict(p), sheets, main_sheet="Iterations", title=title)
+        if p.get("optimizers"):
+            return self._optimizer_comparison(p, params, title)
 
         # one sheet per rate, each with the single-run formulas: a sheet-scoped name
         # learning_rate points at that run's rate on the Parameters sheet
@@ -279,6 +381,53 @@ class Quadratic(Exercise):
         sheets = [params, summary, *runs, self._about(p, single)]
         return Layout(self.name, dict(p), sheets, main_sheet="Summary", title=title)
 
+    def _optimizer_comparison(self, p: dict[str, Any], params: SheetLayout, title: str) -> Layout:
+        """One sheet per optimizer (its own columns, the shared inputs), a summary and one chart."""
+        names = p["optimizers"].split(",")
+        last = p["steps"] + 2  # row of the last iteration
+        summary = SheetLayout("Summary", widths={1: 12, 2: 52, 3: 20, 4: 16, 5: 16}, freeze=(2, 1),
+                              tab_color="#70AD47")
+        heads = ["optimizer", "update", "steps until x stays within the tolerance of x*", "x after the last step",
+                 "f(x) after the last step"]
+        summary.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
+        chart = Chart("|x_k − x*| by optimizer (log scale)", [], y_title="|x − x*|", anchor=f"A{len(names) + 5}",
+                      log_y=True)
+        summary.charts.append(chart)
+        runs = []
+        for r, name in enumerate(names, start=2):
+            table = _table(p, p["lr"], optimizer=name, far=True)
+            runs.append(SheetLayout(name, table=table, freeze=(2, 2),
+                                    charts=[Chart(f"x_k with {OPTIMIZERS[name].title}", [Series("x_k", name, "x")],
+                                                  y_title="x", anchor=f"{col_letter(len(table.columns) + 2)}2")]))
+            chart.series.append(Series(OPTIMIZERS[name].title, name, "distance"))
+            quoted = "'" + name.replace("'", "''") + "'"
+            far_col = col_letter(table.column_index("far"))
+            far = table.columns[table.column_index("far") - 1].values
+            if not np.all(np.isfinite(far)):
+                reached: Any = "diverged"
+            elif far.max() > p["steps"]:
+                reached = "not reached"
+            else:
+                reached = float(far.max())
+            x_col, fx_col = col_letter(table.column_index("x")), col_letter(table.column_index("fx"))
+            xs = table.columns[table.column_index("x") - 1]
+            fx = table.columns[table.column_index("fx") - 1]
+            rng = f"{quoted}!${far_col}$2:${far_col}${last}"
+            summary.cells += [
+                Cell(r, 1, name),
+                Cell(r, 2, OPTIMIZERS[name].summary),
+                Cell(r, 3, reached, formula=f'=IFERROR(IF(MAX({rng})>steps,"not reached",MAX({rng})),"diverged")',
+                     number_format="0"),
+                Cell(r, 4, float(xs.values[-1]), formula=f"={quoted}!{x_col}{last}", number_format="0.000E+00",
+                     scale=float(xs.scale[-1]) if xs.scale is not None else None),
+                Cell(r, 5, float(fx.values[-1]), formula=f"={quoted}!{fx_col}{last}", number_format="0.000E+00",
+                     scale=float(fx.scale[-1]) if fx.scale is not None else None),
+            ]
+        summary.cells.append(Cell(len(names) + 3, 1, "Each optimizer has its own sheet: its state columns and its "
+                                  "step, from the same inputs on the Parameters sheet.", style="note"))
+        sheets = [params, summary, *runs, self._about(p, False)]
+        return Layout(self.name, dict(p), sheets, main_sheet="Summary", title=title)
+
     def _about(self, p: dict[str, Any], single: bool) -> SheetLayout:
         about = SheetLayout("About", widths={1: 22, 2: 100})
         lines: list[tuple[str, str]] = [
@@ -294,6 +443,22 @@ class Quadratic(Exercise):
                        + ("learning_rate" if single else "learning_rate_1, learning_rate_2, …")
                        + ", steps, tolerance): the formulas use these names."),
         ]
+        comparing = p.get("optimizers")
+        names = comparing.split(",") if comparing else [p.get("optimizer") or "sgd"]
+        if names != ["sgd"] or (p.get("schedule") or "constant") != "constant":
+            lines[1] = ("The update", "x_{k+1} = x_k − step_k, the step computed by the optimizer from "
+                                      "f′(x_k) = 2a·x_k + b and its own state:")
+            for name in names:
+                opt = OPTIMIZERS[name]
+                lines.insert(2, (opt.title, f"{opt.summary}   — {opt.reference()}"))
+            schedule = SCHEDULES[p.get("schedule") or "constant"]
+            if schedule.formula is not None:
+                lines.insert(2, ("Schedule", f"{schedule.name}: {schedule.summary}"))
+            lines = [line for line in lines if line[0] not in ("Closed form", "Convergence")]
+            if comparing:
+                lines[-1] = ("Inputs", "The blue cells on the Parameters sheet are named (coef_a, coef_b, coef_c, "
+                                       "x_start, learning_rate and the optimizers' hyperparameters): every "
+                                       "optimizer's sheet uses these names.")
         about.cells.append(Cell(1, 1, "About this workbook", style="title"))
         r = 3
         for k, v in lines:
@@ -304,11 +469,19 @@ class Quadratic(Exercise):
         about.cells.append(Cell(r, 1, "Column", style="header"))
         about.cells.append(Cell(r, 2, "Meaning", style="header"))
         r += 1
-        for col in _table(dict(p, steps=1), p["lr"] if single else p["lrs"][0]).columns:
+        shown = _table(dict(p, steps=1), p["lr"] if single or comparing else p["lrs"][0],
+                       optimizer=names[-1] if comparing else None)
+        for col in shown.columns:
             about.cells.append(Cell(r, 1, col.header, style="label"))
             about.cells.append(Cell(r, 2, col.explanation, style="text"))
             r += 1
-        if not single:
+        if comparing:
+            r += 1
+            about.cells.append(Cell(r, 1, "Summary sheet", style="label"))
+            about.cells.append(Cell(r, 2, "One row per optimizer: how many steps until x stays within the tolerance "
+                                          "of x* (the largest value of the run's last column), and where it ends.",
+                                    style="text"))
+        elif not single:
             r += 1
             about.cells.append(Cell(r, 1, "Summary sheet", style="label"))
             about.cells.append(Cell(r, 2, "One row per learning rate: the factor 1 − 2aη, the behaviour it "
