@@ -165,6 +165,7 @@ class Chart:
     x_title: str = "iteration"
     anchor: str = "I2"  # top-left cell
     log_y: bool = False
+    y_min: float | None = None  # a log axis needs a floor: its automatic one can hide the interesting part
 
 
 @dataclass
@@ -197,6 +198,7 @@ class SheetLayout:
     freeze: tuple[int, int] | None = None  # (row, col) of the first unfrozen cell
     tab_color: str | None = None
     local_names: dict[str, str] = field(default_factory=dict)  # sheet-scoped name -> "=Sheet!$B$3"
+    heights: dict[int, float] = field(default_factory=dict)  # row -> height in points (wrapped headers)
 
 
 @dataclass

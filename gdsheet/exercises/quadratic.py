@@ -334,12 +334,12 @@ class Quadratic(Exercise):
         if len(set(names)) != len(names):
             names = [f"run {i}" for i in range(1, len(rates) + 1)]
         summary = SheetLayout("Summary", widths={1: 8, 2: 12, 3: 12, 4: 24, 5: 20, 6: 16, 7: 16},
-                              freeze=(2, 1), tab_color="#70AD47")
+                              freeze=(2, 1), tab_color="#70AD47", heights={1: 45})
         heads = ["run", "η", "q = 1 − 2aη", "behaviour", "steps until |x − x*| < tolerance",
                  "x after the last step", "f(x) after the last step"]
         summary.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
         chart = Chart("|x_k − x*| for every learning rate (log scale)", [], y_title="|x − x*|",
-                      anchor=f"A{len(rates) + 5}", log_y=True)
+                      anchor=f"A{len(rates) + 5}", log_y=True, y_min=1e-12)
         summary.charts.append(chart)
         runs: list[SheetLayout] = []
         last = p["steps"] + 2  # row of the last iteration
@@ -386,12 +386,12 @@ class Quadratic(Exercise):
         names = p["optimizers"].split(",")
         last = p["steps"] + 2  # row of the last iteration
         summary = SheetLayout("Summary", widths={1: 12, 2: 52, 3: 20, 4: 16, 5: 16}, freeze=(2, 1),
-                              tab_color="#70AD47")
+                              tab_color="#70AD47", heights={1: 45})
         heads = ["optimizer", "update", "steps until x stays within the tolerance of x*", "x after the last step",
                  "f(x) after the last step"]
         summary.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
         chart = Chart("|x_k − x*| by optimizer (log scale)", [], y_title="|x − x*|", anchor=f"A{len(names) + 5}",
-                      log_y=True)
+                      log_y=True, y_min=1e-12)
         summary.charts.append(chart)
         runs = []
         for r, name in enumerate(names, start=2):

@@ -100,6 +100,8 @@ def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
             ws.set_tab_color(sl.tab_color)
         for col, width in sl.widths.items():
             ws.set_column(col - 1, col - 1, width)
+        for row, height in sl.heights.items():
+            ws.set_row(row - 1, height)
         if sl.freeze:
             ws.freeze_panes(sl.freeze[0] - 1, sl.freeze[1] - 1)
         ws.set_landscape()
@@ -218,6 +220,8 @@ def _chart(book: Any, layout: Layout, spec: Any) -> Any:
     y_axis: dict[str, Any] = {"name": spec.y_title, "major_gridlines": {"visible": True}}
     if spec.log_y:
         y_axis["log_base"] = 10
+    if spec.y_min is not None:
+        y_axis["min"] = spec.y_min
     chart.set_y_axis(y_axis)
     chart.set_legend({"position": "bottom"} if len(spec.series) > 1 else {"none": True})
     return chart
