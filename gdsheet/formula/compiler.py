@@ -162,16 +162,22 @@ def _range_op(a: Value, b: Value) -> Value:
     return a.sheet.area(r1, c1, r2, c2)
 
 
-def _index_lazy(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Value) -> Value:
-    """``INDEX(reference, row[, col])`` reading only the one cell it picks.
+def _index_pos(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Value) -> Any:
+    """``INDEX(reference, row[, col])`` reading only the one cell it picks: its (row, col).
 
     The generic INDEX receives the whole reference as an Area: for
     ``INDEX(Iterations!$C:$C, k)`` that copies the used column (O(rows) per
     cell, quadratic over a table) and waits until every formula in it is
     computed, even cells that depend on this one (a false cycle).  Here the
-    position is computed first and only that cell is read.  Whole-row/column
-    results (an index of 0, or one index into a 2-D area) take the generic path.
+    position is computed first and only that cell is read.  Returns the
+    position as a tuple, or the result itself when it is not one cell: an
+    error, or (an index of 0, one index into a 2-D area) the generic INDEX's
+    whole row/column.
     """
+    if rv.__class__ is float and cv is OMITTED and c1 == c2:
+        r = int(rv)  # the common case: INDEX(column, row)
+        if 0 < r <= r2 - r1 + 1:
+            return (r1 + r - 1, c1)
     if rv.__class__ is Area or cv.__class__ is Area:
         rv = fx.implicit_intersection(rv, r1, c1) if rv.__class__ is Area else rv
         cv = fx.implicit_intersection(cv, r1, c1) if cv.__class__ is Area else cv
@@ -192,8 +198,15 @@ def _index_lazy(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Va
         return REF
     if r == 0 or c == 0:
         return FUNCTIONS["INDEX"].impl(view.area(r1, c1, r2, c2), rv, cv)  # type: ignore[misc]
-    row, col = r1 + r - 1, c1 + c - 1
-    return view.area(row, col, row, col)
+    return (r1 + r - 1, c1 + c - 1)
+
+
+def _index_lazy(view: Any, r1: int, c1: int, r2: int, c2: int, rv: Value, cv: Value) -> Value:
+    """INDEX on a reference as a reference (for ``INDEX(..):INDEX(..)`` and range arguments)."""
+    pos = _index_pos(view, r1, c1, r2, c2, rv, cv)
+    if pos.__class__ is tuple:
+        return view.area(pos[0], pos[1], pos[0], pos[1])
+    return pos
 
 
 _INDIRECT_R1C1 = re.compile(
@@ -325,6 +338,7 @@ _GLOBALS: dict[str, Any] = {
     "_range_op": _range_op,
     "_choose_index": _choose_index,
     "_index_lazy": _index_lazy,
+    "_index_pos": _index_pos,
     "_indirect": _indirect,
     "_offset": fx.offset_area,
     "_snap_op": _snap_op,
@@ -698,11 +712,15 @@ class _Gen:
         rv, _ = self.expr(node.args[1], "value")
         cv = self.expr(node.args[2], "value")[0] if len(node.args) > 2 else "OMITTED"
         t = self.tmp()
-        self.emit(f"{t} = _index_lazy(_w{v}, {r1}, {c1}, {r2}, {c2}, {rv}, {cv})")
-        if mode == "value":
-            self.emit(f"{t} = _ii({t}, row, col)")
-            return t, REFK
-        return t, ANYK
+        if mode != "value":
+            self.emit(f"{t} = _index_lazy(_w{v}, {r1}, {c1}, {r2}, {c2}, {rv}, {cv})")
+            return t, ANYK
+        self.emit(f"{t} = _index_pos(_w{v}, {r1}, {c1}, {r2}, {c2}, {rv}, {cv})")
+        self.emit(f"if {t}.__class__ is tuple:")
+        self.emit(f"    {t} = R{v}.get({t}, _M) if {t} in R{v} else X{v}(*{t})")
+        self.emit("else:")
+        self.emit(f"    {t} = _ii({t}, row, col)")
+        return t, REFK
 
     def _branch(self, node: Node, mode: str, target: str) -> None:
         self.indent += 1
