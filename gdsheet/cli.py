@@ -30,9 +30,9 @@ class UsageError(Exception):
 
 def _add_exercise_options(parser: argparse.ArgumentParser, exercise: Any) -> None:
     for prm in exercise.params:
-        if not prm.cli:
-            continue
         flag = "--" + prm.key.replace("_", "-")
+        if not prm.cli or flag in parser._option_string_actions:  # a command's own option wins (template --seed)
+            continue
         default = prm.default
         shown = ",".join(f"{v:g}" for v in default) if isinstance(default, list) else default
         bounds = []
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="python (gdsheet's evaluator, always on), libreoffice, gnumeric; "
                          "repeat or separate with commas")
     vf.add_argument("--json", action="store_true", help="print the report as JSON")
+    from .classroom.cli import add_commands
+
+    add_commands(sub, _add_exercise_options)  # template, check, grade
     return parser
 
 
@@ -98,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in ("template", "check", "grade"):
+            from .classroom.cli import run
+
+            return run(args, parser)
         if args.command == "generate":
             return _generate(args, parser)
         if args.command == "read":
@@ -121,6 +128,7 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else type(exc).__name__
     known = ("UnreadableWorkbook", "VerifyError", "UsageError", "ValueError", "EngineError", "EngineMissing",
+             "KeysError", "RosterError",
              "FormulaError", "FileNotFoundError", "PermissionError", "IsADirectoryError")
     if type(exc).__name__ not in known:
         msg = f"{type(exc).__name__}: {msg}"
