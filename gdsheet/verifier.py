@@ -180,12 +180,16 @@ def load(path: str | os.PathLike[str]) -> tuple[Workbook, Exercise, dict[str, An
 
 
 def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluate_formulas: bool = True,
-           tolerance: Tolerance = DEFAULT, max_listed: int = 1000) -> Report:
+           tolerance: Tolerance = DEFAULT, max_listed: int = 1000,
+           recalculated: dict[str, str | os.PathLike[str]] | None = None) -> Report:
     """Check ``path`` against its numpy reference; see the module docstring.
 
     ``engines``: any of "libreoffice", "gnumeric" — recalculate a stripped
     temporary copy there and compare its values too.  Raises VerifyError when
     the file cannot be verified at all.  The input file is never modified.
+    ``recalculated``: engine name -> a copy of ``path`` that engine already recalculated
+    (:func:`gdsheet.engines.recalculate_many` does many files in one engine run); compared
+    like ``engines``.
     """
     wb, exercise, params, notes, layout = load(path)
     if layout is None:
@@ -201,6 +205,12 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluat
     engine_values: dict[str, Workbook] = {}
     for engine in engines:
         engine_values[engine] = _engine_workbook(path, engine)
+        sources.append(engine)
+    for engine, done in (recalculated or {}).items():  # recalculated already (e.g. many files in one run)
+        try:
+            engine_values[engine] = read_workbook(done)
+        except UnreadableWorkbook as exc:
+            raise VerifyError(f"{engine} wrote a file gdsheet cannot read: {exc}") from None
         sources.append(engine)
     notes = notes + exercise.report_notes(layout)
     report = Report(str(path), exercise.name, layout.params, sources, notes=notes,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .base import check_output, run_engine
 
-__all__ = ["convert", "RECALC_SETTINGS"]
+__all__ = ["convert", "convert_many", "RECALC_SETTINGS"]
 
 FILTER = 'xlsx:Calc MS Excel 2007 XML'
 
@@ -48,9 +48,19 @@ def convert(exe: str, src: Path, out_dir: Path, timeout: float) -> Path:
 
     ``out_dir`` must not be ``src``'s directory (LibreOffice would overwrite it).
     """
+    return convert_many(exe, [src], out_dir, timeout)[0]
+
+
+def convert_many(exe: str, srcs: list[Path], out_dir: Path, timeout: float) -> list[Path]:
+    """:func:`convert` for several files in one LibreOffice process (one start-up, one profile).
+
+    The stems of ``srcs`` must differ (each output is ``out_dir/<stem>.xlsx``).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / (src.stem + ".xlsx")
-    if out.resolve() == src.resolve():
+    outs = [out_dir / (src.stem + ".xlsx") for src in srcs]
+    if len({o.name for o in outs}) != len(outs):
+        raise ValueError("LibreOffice: input files with the same name would overwrite each other's output")
+    if any(out.resolve() == src.resolve() for out, src in zip(outs, srcs)):
         raise ValueError("LibreOffice output would overwrite its input; use another out_dir")
     profile = Path(tempfile.mkdtemp(prefix="gdsheet-lo-profile-"))
     try:
@@ -68,10 +78,11 @@ def convert(exe: str, src: Path, out_dir: Path, timeout: float) -> Path:
             FILTER,
             "--outdir",
             str(out_dir),
-            str(src),
+            *(str(src) for src in srcs),
         ]
         output = run_engine("libreoffice", cmd, timeout)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    check_output("libreoffice", out, output)
-    return out
+    for out in outs:
+        check_output("libreoffice", out, output)
+    return outs
