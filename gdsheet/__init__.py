@@ -6,18 +6,26 @@ The Python API mirrors the command line::
     gdsheet.generate("quadratic", "q.xlsx", lr=0.05, steps=100)
     gdsheet.read("q.xlsx")        # pandas DataFrame
     gdsheet.verify("q.xlsx").ok   # True
+    gdsheet.recalc("any.xlsx")    # RecalcReport: every formula recalculated, cached values checked
+    gdsheet.recalc_frames("any.xlsx")  # {sheet: DataFrame of recalculated values}
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "generate", "layout", "read", "verify", "Report", "VerifyError"]
+_RECALC = ("recalc", "recalc_frames", "RecalcReport")
+
+__all__ = ["__version__", "generate", "layout", "read", "verify", "Report", "VerifyError", *_RECALC]
 
 
 def __getattr__(name: str) -> Any:
     # imported on first use: `python -m gdsheet --version` and the formula package
     # should not pay for pandas
+    if name in _RECALC:
+        from . import recalculator
+
+        return getattr(recalculator, name)
     if name in __all__:
         from . import api
 

@@ -93,7 +93,7 @@ from .parser import (
     to_shape,
 )
 
-__all__ = ["evaluate", "Evaluation", "Problem", "NeedCells", "cell_name"]
+__all__ = ["evaluate", "Evaluation", "Problem", "NeedCells", "cell_name", "name_resolver"]
 
 CellKey = tuple[int, int]
 Fn = Callable[[int, int], Value]
@@ -722,6 +722,14 @@ def evaluate(wb: Workbook, sheets: Iterable[str] | None = None, *, strict: bool 
             out.setdefault(alias, NA)
         result.values[st.name] = out
     return result
+
+
+def name_resolver(wb: Workbook) -> Callable[[Node, str], Node]:
+    """``resolve(shape, sheet)``: a formula's shape with the defined names inlined as
+    :func:`evaluate` inlines them on ``sheet`` (sheet-scoped names first).  May raise
+    :class:`FormulaSyntaxError` for a name whose definition cannot be read."""
+    book = _Book(wb, strict=False)
+    return lambda shape, sheet: book.inline_names(shape, sheet.lower())
 
 
 # ----------------------------------------------------------------- benchmark

@@ -54,6 +54,7 @@ __all__ = [
     "col_to_letters",
     "letters_to_col",
     "fill_down_template",
+    "translate",
     "deep_recursion",
     "quote_sheet",
     "substitute",
@@ -812,3 +813,51 @@ def fill_down_template(text: str, row: int) -> Callable[[int], str] | None:
         return lambda r, _t=text: _t
     src = "lambda r: f" + repr("".join(pieces))
     return eval(src)  # noqa: S307 - an f-string built from repr() and integers only
+
+
+# --------------------------------------------------------------- translation
+def translate(text: str, rows: int, cols: int) -> str:
+    """The formula ``text`` copied ``rows`` down and ``cols`` right, as Excel
+    writes it in the target cell: relative references move, absolute ones stay,
+    everything else is kept byte for byte; a reference moved off the sheet
+    becomes ``#REF!``.  The child cells of a shared formula have the anchor's
+    text translated this way (ECMA-376 18.3.1.40).  Unreadable text is returned
+    unchanged."""
+    if not rows and not cols:
+        return text
+    lead = "=" if text.startswith("=") else ""
+    body = text[len(lead):]
+    try:
+        tokens = _tokenize(body)
+    except FormulaSyntaxError:
+        return text
+    out: list[str] = []
+    last = 0
+    for tok in tokens:
+        if tok.kind == "cell":
+            col_abs, col, row_abs, row, _ = tok.data
+            new = _moved_cell(col_abs, col if col_abs else col + cols, row_abs, row if row_abs else row + rows)
+        elif tok.kind == "colrange":
+            a1, c1, a2, c2 = tok.data
+            c1, c2 = (c1 if a1 else c1 + cols), (c2 if a2 else c2 + cols)
+            ok = 1 <= c1 <= MAX_COL and 1 <= c2 <= MAX_COL
+            new = (f"{'$' if a1 else ''}{col_to_letters(c1)}:{'$' if a2 else ''}{col_to_letters(c2)}"
+                   if ok else "#REF!")
+        elif tok.kind == "rowrange":
+            a1, r1, a2, r2, _, _ = tok.data
+            r1, r2 = (r1 if a1 else r1 + rows), (r2 if a2 else r2 + rows)
+            ok = 1 <= r1 <= MAX_ROW and 1 <= r2 <= MAX_ROW
+            new = f"{'$' if a1 else ''}{r1}:{'$' if a2 else ''}{r2}" if ok else "#REF!"
+        else:
+            continue
+        out.append(body[last:tok.start])
+        out.append(new)
+        last = tok.end
+    out.append(body[last:])
+    return lead + "".join(out)
+
+
+def _moved_cell(col_abs: bool, col: int, row_abs: bool, row: int) -> str:
+    if not (1 <= col <= MAX_COL and 1 <= row <= MAX_ROW):
+        return "#REF!"
+    return f"{'$' if col_abs else ''}{col_to_letters(col)}{'$' if row_abs else ''}{row}"

@@ -1,0 +1,514 @@
+"""Recalculate any workbook in Python and check the values cached in it.
+
+A workbook stores, next to each formula, the value the program that saved it
+computed: the *cached value* that pandas, previews and ``data_only`` readers
+show.  It can be stale (saved by a tool that does not calculate, such as
+openpyxl or a script), missing, or forged (typed into the XML).  :func:`recalc`
+evaluates every formula cell of every sheet (or of the named ones) with
+gdsheet's evaluator -- Excel semantics, dependency order, no spreadsheet
+program needed -- and compares each result with the cached value:
+
+* **differences** beyond the tolerance, cell by cell (cached, recalculated, formula);
+* formula cells with **no cached value**;
+* cells gdsheet does not compare, each listed with its cell: **volatile**
+  functions (RAND, RANDBETWEEN, NOW, TODAY, OFFSET, INDIRECT -- also through a
+  defined name), whose value legitimately changes at every recalculation;
+  **circular references**; **unsupported functions**; unreadable formulas and
+  references to other workbooks.  Such a cell keeps its cached value (see
+  ``keep_cached`` in :func:`gdsheet.formula.evaluator.evaluate`), so that the
+  cells computed from it are still checked against theirs.
+
+The tolerance is gdsheet's (:mod:`gdsheet.tolerance`), with the size of the
+terms taken from the formula itself: a cached value agrees when
+``|cached − recalculated| ≤ 1e-9·|recalculated| + 1e-9·m``, where ``m`` is the
+largest magnitude met inside the formula at that cell (its sub-expressions and
+the cells of its ranges).  ``m`` matters where a subtraction cancels: LibreOffice
+snaps such a result to 0 at every step, Excel only at a formula's last step,
+and both store 15 to 17 significant digits.  Error values agree with error
+values (engines do not always pick the same code) and text and booleans must be
+equal.
+
+``output``: a copy of the workbook whose cached values are the recalculated
+ones, written by :mod:`gdsheet.workbook.cache_writer` -- every other part and
+every other cell byte for byte.  Cells gdsheet did not compute keep theirs.
+The input is never modified.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from .formula.compiler import SimpleContext, compile_shape
+from .formula.errors import ExcelError, FormulaError
+from .formula.evaluator import Evaluation, Problem, cell_name, evaluate, name_resolver
+from .formula.functions import Area
+from .formula.parser import External, Missing, Name, Number, Range, Ref, parse, to_shape, translate, walk
+from .tolerance import DEFAULT, Tolerance
+from .workbook.model import Formula, Sheet, Workbook
+from .workbook.reader import read_workbook
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["recalc", "recalc_frames", "RecalcReport", "CellDiff", "CellNote"]
+
+CellKey = tuple[int, int]
+_UNSUPPORTED = re.compile(r"unsupported function (\S+)")
+
+
+@dataclass
+class CellDiff:
+    """A formula cell whose cached value differs from the recalculated one."""
+
+    cell: str  # Sheet!A1
+    cached: Any
+    recalculated: Any
+    formula: str | None  # the cell's formula, without "="
+
+    def line(self) -> str:
+        text = f"{self.cell}: cached {_fmt(self.cached)}, recalculated {_fmt(self.recalculated)}"
+        return text + (f" [={self.formula}]" if self.formula else "")
+
+
+@dataclass
+class CellNote:
+    """A formula cell gdsheet does not compare, and why."""
+
+    cell: str
+    formula: str | None
+    reason: str  # "volatile function RAND", "circular reference: A1 -> A2 -> A1", ...
+
+
+@dataclass
+class RecalcReport:
+    path: str
+    sheets: list[str]  # the sheets checked
+    formula_cells: int = 0  # formula cells recalculated on those sheets (array ranges included)
+    compared: int = 0  # cached values compared
+    mismatches: list[CellDiff] = field(default_factory=list)  # the first max_listed, in sheet/row/column order
+    mismatch_count: int = 0
+    missing: list[str] = field(default_factory=list)  # formula cells without a cached value
+    missing_count: int = 0
+    volatile: list[CellNote] = field(default_factory=list)
+    circular: list[CellNote] = field(default_factory=list)
+    unsupported: dict[str, list[str]] = field(default_factory=dict)  # function -> cells
+    other: list[CellNote] = field(default_factory=list)  # unreadable formulas, other workbooks
+    not_compared: int = 0
+    notes: list[str] = field(default_factory=list)
+    tolerance: str = ""
+    output: str | None = None  # the copy written with -o
+    written: int = 0  # cached values written into it
+
+    @property
+    def ok(self) -> bool:
+        """Every cached value present and in agreement with the recalculation."""
+        return self.mismatch_count == 0 and self.missing_count == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _jsonable(asdict(self))
+        d["ok"] = self.ok
+        return d
+
+    def text(self, limit: int = 5) -> str:
+        name = Path(self.path).name
+        lines = [f"{name}: {self.formula_cells} formula cells recalculated on {len(self.sheets)} "
+                 f"sheet{'s' if len(self.sheets) != 1 else ''} ({', '.join(self.sheets)}), "
+                 f"{self.compared} cached values compared"]
+        if self.mismatches:
+            lines.append(f"MISMATCH {self.mismatches[0].line()}")
+            lines += [f"  also {m.line()}" for m in self.mismatches[1:limit]]
+            lines.append(f"{self.mismatch_count} cached value{'s differ' if self.mismatch_count != 1 else ' differs'} "
+                         "from the recalculation")
+        if self.missing_count:
+            lines.append(f"no cached value: {self.missing_count} formula cell{'s' if self.missing_count != 1 else ''}"
+                         f" ({_some(self.missing, self.missing_count, limit)})")
+        if self.volatile:
+            cells = [f"{n.cell} {n.reason.split()[-1]}" for n in self.volatile]
+            lines.append(f"volatile, not compared: {len(self.volatile)} cell{'s' if len(self.volatile) != 1 else ''}"
+                         f" ({_some(cells, len(cells), limit)})")
+        for n in self.circular[:limit]:
+            lines.append(f"circular reference, not compared: {n.reason.removeprefix('circular reference: ')}")
+        if len(self.circular) > limit:
+            lines.append(f"  ({len(self.circular)} cells on circular references in all)")
+        for fn, cells in self.unsupported.items():
+            lines.append(f"unsupported function {fn}, not compared: {len(cells)} cell{'s' if len(cells) != 1 else ''}"
+                         f" ({_some(cells, len(cells), limit)})")
+        for n in self.other[:limit]:
+            lines.append(f"not compared: {n.cell}: {n.reason}")
+        lines += [f"note: {n}" for n in self.notes]
+        if self.ok:
+            lines.append(f"OK: every cached value agrees with the recalculation ({self.tolerance})")
+        elif self.mismatch_count:
+            lines.append(f"DIFFERENT: {self.mismatch_count} of {self.compared} cached values differ"
+                         + (f", {self.missing_count} missing" if self.missing_count else ""))
+        else:
+            lines.append(f"STALE: {self.missing_count} formula cells have no cached value")
+        if self.output:
+            lines.append(f"wrote {self.output}: {self.written} cached value{'s' if self.written != 1 else ''} "
+                         "updated")
+        return "\n".join(lines)
+
+
+def _some(items: list[str], total: int, limit: int) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {total - min(limit, len(items))} more" if total > limit else "")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "nothing"
+    if isinstance(v, ExcelError):
+        return str(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v)) if v != 0 else "0"
+    return repr(v)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, ExcelError):
+        return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return "#NUM!"
+    return v
+
+
+# ------------------------------------------------------------------ evaluating
+
+
+def _targets(wb: Workbook, path: str | os.PathLike[str], sheets: Iterable[str] | None) -> list[Sheet]:
+    if sheets is None:
+        return list(wb.sheets.values())
+    out = []
+    for name in sheets:
+        try:
+            sheet = wb.sheet(name)
+        except KeyError:
+            raise ValueError(f"{Path(path).name}: no sheet named {name!r} (sheets: {', '.join(wb.sheets)})") from None
+        if sheet not in out:
+            out.append(sheet)
+    return out
+
+
+def evaluate_file(path: str | os.PathLike[str], sheets: Iterable[str] | None = None
+                  ) -> tuple[Workbook, list[Sheet], Evaluation]:
+    """Read ``path`` and evaluate the formulas of ``sheets`` (default: all), cells that
+    gdsheet cannot compute keeping their cached values.  Raises
+    :class:`~gdsheet.workbook.safety.UnreadableWorkbook` (one line) when the file cannot
+    be read and ``ValueError`` for an unknown sheet."""
+    wb = read_workbook(path)  # every sheet: formulas on the targets may read any of them
+    targets = _targets(wb, path, sheets)
+    ev = evaluate(wb, [s.name for s in targets], strict=False, keep_cached=True)
+    return wb, targets, ev
+
+
+def recalc(path: str | os.PathLike[str], sheets: Iterable[str] | None = None, *,
+           output: str | os.PathLike[str] | None = None, tolerance: Tolerance = DEFAULT,
+           max_listed: int = 1000) -> RecalcReport:
+    """Recalculate every formula of ``path`` (or of ``sheets``) and compare it with the
+    cached values; see the module docstring.  ``output``: also write a copy whose cached
+    values are the recalculated ones.  Lists keep the first ``max_listed`` cells (the
+    counts are complete).  The input file is never modified.
+    """
+    if output is not None and Path(output).exists() and os.path.samefile(path, output):
+        raise ValueError(f"{Path(output).name}: -o would overwrite the input workbook (it is never modified)")
+    wb, targets, ev = evaluate_file(path, sheets)
+    report = RecalcReport(str(path), [s.name for s in targets],
+                          tolerance=f"|cached − recalculated| ≤ {tolerance.rtol:g}·|recalculated| + "
+                                    f"{tolerance.atol:g}·(largest magnitude inside the formula)")
+    problems = _cells(ev.problems, targets)  # not computed: never compared, never written
+    volatile = _cells(ev.volatile, targets)  # computed (or kept): written when new, never compared
+    scale = _Scale(wb, ev, tolerance)
+    updates: dict[str, dict[CellKey, Any]] = {}
+    for sheet in targets:
+        updates[sheet.name] = _check_sheet(report, sheet, ev.values.get(sheet.name, {}),
+                                           problems.get(sheet.name, set()), volatile.get(sheet.name, set()),
+                                           scale, tolerance, max_listed)
+    _list_uncompared(report, wb, ev, max_listed)
+    if wb.has_macros:
+        report.notes.append("the workbook contains macros (never run)")
+    if wb.external_links:
+        report.notes.append(f"{wb.external_links} link{'s' if wb.external_links != 1 else ''} to other workbooks: "
+                            "cells reading them keep their cached values")
+    if output is not None:
+        from .workbook.cache_writer import write_cached_values
+
+        counts = write_cached_values(path, output, updates)
+        report.output = str(output)
+        report.written = sum(counts.values())
+        planned = sum(len(u) for u in updates.values())
+        if report.written < planned:
+            report.notes.append(f"{planned - report.written} recalculated values could not be written: their cells "
+                                "are not in the file (e.g. the rest of an array formula saved by openpyxl)")
+    return report
+
+
+def _cells(found: list[Problem], targets: list[Sheet]) -> dict[str, set[CellKey]]:
+    """Sheet -> the cells listed, with the rest of an array formula going with its anchor."""
+    out: dict[str, set[CellKey]] = {}
+    for p in found:
+        out.setdefault(p.sheet, set()).add((p.row, p.col))
+    for sheet in targets:
+        cells = out.get(sheet.name)
+        if cells and any(f.array_ref is not None for f in sheet.formulas.values()):
+            cells.update(alias for alias, anchor in _array_anchors(sheet).items() if anchor in cells)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return b is not None and a.__class__ is b.__class__ and a == b
+
+
+def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any], problems: set[CellKey],
+                 volatile: set[CellKey], scale: "_Scale", tolerance: Tolerance,
+                 max_listed: int) -> dict[CellKey, Any]:
+    """Compare one sheet's recalculated formula cells with their cached values; return
+    the values to write into a fresh copy (those that changed)."""
+    report.formula_cells += len(values)
+    cached_values = sheet.values
+    get = cached_values.get
+    updates = {k: v for k, v in values.items() if k not in problems and not _same(v, get(k))}
+    skip = problems | volatile
+    keys = [k for k in values if k not in skip] if skip else list(values)
+    report.not_compared += len(values) - len(keys)
+    recalculated = [values[k] for k in keys]
+    cached = list(map(get, keys))
+    missing = sorted(k for k in values if get(k) is None)  # compared or not: pandas sees nothing there
+    report.missing_count += len(missing)
+    report.missing += [cell_name(sheet.name, *k) for k in missing[:max(0, max_listed - len(report.missing))]]
+    report.compared += sum(1 for c in cached if c is not None)
+    ok = tolerance.agree_many(recalculated, cached)
+    suspects = [i for i in np.nonzero(~ok)[0].tolist() if cached[i] is not None]
+    bad = scale.disagree(sheet, keys, recalculated, cached, suspects) if suspects else []
+    bad.sort(key=keys.__getitem__)
+    report.mismatch_count += len(bad)
+    aliases = _array_anchors(sheet) if bad else {}
+    for i in bad[:max(0, max_listed - len(report.mismatches))]:
+        k = keys[i]
+        report.mismatches.append(CellDiff(cell_name(sheet.name, *k), cached[i], recalculated[i],
+                                          _formula_at(sheet, k, aliases)))
+    return updates
+
+
+def _array_anchors(sheet: Sheet) -> dict[CellKey, CellKey]:
+    """Cell covered by an array formula -> the formula's anchor."""
+    from .formula.evaluator import _parse_rect
+
+    out: dict[CellKey, CellKey] = {}
+    for key, f in sheet.formulas.items():
+        if f.array_ref is not None:
+            r1, c1, r2, c2 = _parse_rect(f.array_ref, key)
+            for r in range(r1, r2 + 1):
+                for c in range(c1, c2 + 1):
+                    if (r, c) != key and (r, c) not in sheet.formulas:
+                        out[(r, c)] = key
+    return out
+
+
+def _formula_at(sheet: Sheet, key: CellKey, aliases: dict[CellKey, CellKey] | None = None) -> str | None:
+    """The formula of a cell as Excel shows it there (a shared formula translated from its anchor)."""
+    f = sheet.formulas.get(key)
+    if f is None:
+        anchor = (aliases or {}).get(key)
+        if anchor is None or anchor not in sheet.formulas:
+            return None
+        return "{" + sheet.formulas[anchor].text + "}"
+    if (f.row, f.col) == key:
+        return f.text if f.array_ref is None else "{" + f.text + "}"
+    return translate(f.text, key[0] - f.row, key[1] - f.col)
+
+
+def _list_uncompared(report: RecalcReport, wb: Workbook, ev: Evaluation, max_listed: int) -> None:
+    def formula(p: Problem) -> str | None:
+        try:
+            return _formula_at(wb.sheet(p.sheet), (p.row, p.col))
+        except KeyError:
+            return None
+
+    for p in sorted(ev.volatile, key=lambda p: (p.sheet, p.row, p.col))[:max_listed]:
+        report.volatile.append(CellNote(p.cell, formula(p), p.message))
+    for p in sorted(ev.problems, key=lambda p: (p.sheet, p.row, p.col)):
+        if p.kind == "circular":
+            if len(report.circular) < max_listed:
+                report.circular.append(CellNote(p.cell, formula(p), p.message))
+        elif p.kind == "unsupported":
+            m = _UNSUPPORTED.search(p.message)
+            cells = report.unsupported.setdefault(m.group(1) if m else p.message, [])
+            if len(cells) < max_listed:
+                cells.append(p.cell)
+        elif len(report.other) < max_listed:
+            report.other.append(CellNote(p.cell, formula(p), p.message))
+
+
+class _Scale:
+    """The largest magnitude inside a formula at a cell -- its sub-expressions' values
+    and the numbers in the ranges it reads: the ``m`` of the tolerance.  Needed only for
+    cells that fail the plain relative test (a converged table has many: Excel snaps a
+    cancelling final subtraction to 0 where the cached value may keep 1e-16), so it is
+    found in two steps: the formula's literal numbers and the cells it references are
+    sub-expressions too, and one of them is usually large enough on its own; only when
+    none is are the sub-expressions evaluated.  Per formula (a shared formula is one
+    object for its whole column) the references and compiled sub-expressions are
+    prepared once."""
+
+    def __init__(self, wb: Workbook, ev: Evaluation, tolerance: Tolerance) -> None:
+        self.wb = wb
+        self.ev = ev
+        self.tol = tolerance
+        self.merged: dict[str, dict[CellKey, Any]] | None = None
+        self.prepared: dict[tuple[str, int], Any] = {}
+        self.resolve = name_resolver(wb)
+
+    def disagree(self, sheet: Sheet, keys: list[CellKey], found: list[Any], cached: list[Any],
+                 suspects: list[int]) -> list[int]:
+        """The suspects (indexes into the lists) that fail ``tolerance.agree(found, cached, m)``
+        with ``m`` for their cell.  Step one works on whole groups of cells sharing a
+        formula at once."""
+        groups: dict[int, list[int]] = {}
+        bad = []
+        for i in suspects:
+            if found[i].__class__ is not float or cached[i].__class__ is not float:
+                if not self.tol.agree(found[i], cached[i]):  # text, booleans, errors: no size involved
+                    bad.append(i)
+                continue
+            groups.setdefault(id(sheet.formulas.get(keys[i])), []).append(i)
+        rtol, atol = self.tol.rtol, self.tol.atol
+        for idx in groups.values():
+            prep = self.prepare(sheet, keys[idx[0]])
+            if prep is None or not atol:
+                bad += [i for i in idx if not self.tol.agree(found[i], cached[i])]
+                continue
+            literal, refs, subs, ctx = prep
+            f = np.array([found[i] for i in idx])
+            need = (np.abs(np.array([cached[i] for i in idx]) - f) - rtol * np.abs(f)) / atol
+            size = np.full(len(idx), literal)
+            cells = [keys[i] for i in idx]
+            for values, r, r_abs, c, c_abs in refs:
+                get = values.get
+                vals = [get((r if r_abs else row + r, c if c_abs else col + c)) for row, col in cells]
+                size = np.maximum(size, np.abs(np.array([v if v.__class__ is float else 0.0 for v in vals])))
+            for j in np.nonzero(~(size >= need))[0].tolist():
+                i = idx[j]
+                row, col = keys[i]
+                if not self.tol.agree(found[i], cached[i], self.evaluate(subs, ctx, row, col)):
+                    bad.append(i)
+        return bad
+
+    def merged_values(self) -> dict[str, dict[CellKey, Any]]:
+        if self.merged is None:
+            self.merged = {}
+            for name, s in self.wb.sheets.items():
+                vals = dict(s.values)  # constants, and cached values where nothing was computed
+                vals.update(self.ev.values.get(name, {}))
+                self.merged[name] = vals
+        return self.merged
+
+    def prepare(self, sheet: Sheet, key: CellKey) -> Any:
+        f = sheet.formulas.get(key)
+        if f is None:
+            return None
+        pkey = (sheet.name, id(f))
+        if pkey in self.prepared:
+            return self.prepared[pkey]
+        prep = None
+        try:
+            shape = self.resolve(to_shape(parse(f.text), f.row, f.col), sheet.name)
+        except (FormulaError, RecursionError, ValueError):
+            shape = None
+        if shape is not None:
+            merged = self.merged_values()
+            by_lower = {name.lower(): vals for name, vals in merged.items()}
+            ctx = SimpleContext(merged, sheet.name)
+            literal = 0.0
+            refs = []
+            subs = []
+            for node in walk(shape):
+                if isinstance(node, Number):
+                    literal = max(literal, abs(node.value))
+                elif isinstance(node, Ref):
+                    values = by_lower.get((node.sheet or sheet.name).lower(), {})
+                    refs.append((values, node.row, node.row_abs, node.col, node.col_abs))
+                elif isinstance(node, Range):
+                    subs.append((True, node))
+                elif not isinstance(node, (Name, External, Missing)):
+                    try:
+                        subs.append((False, compile_shape(node, array=True).bind(ctx)))
+                    except Exception:  # noqa: BLE001 - a sub-expression that cannot stand alone
+                        continue
+            prep = (literal, refs, subs, ctx)
+        self.prepared[pkey] = prep
+        return prep
+
+    @staticmethod
+    def evaluate(subs: list[tuple[bool, Any]], ctx: SimpleContext, row: int, col: int) -> float:
+        biggest = 0.0
+        for is_range, item in subs:
+            try:
+                if is_range:
+                    n = item
+                    v: Any = ctx.view(n.sheet).area(n.r1 if n.r1_abs else row + n.r1,
+                                                    n.c1 if n.c1_abs else col + n.c1,
+                                                    n.r2 if n.r2_abs else row + n.r2,
+                                                    n.c2 if n.c2_abs else col + n.c2)
+                else:
+                    v = item(row, col)
+            except Exception:  # noqa: BLE001 - no size from a sub-expression that fails alone
+                continue
+            for x in (v.values() if isinstance(v, Area) else (v,)):
+                if x.__class__ is float and math.isfinite(x) and abs(x) > biggest:
+                    biggest = abs(x)
+        return biggest
+
+
+# ------------------------------------------------------------------ frames
+
+
+def recalc_frames(path: str | os.PathLike[str], sheets: Iterable[str] | None = None, *,
+                  header: bool = False) -> dict[str, "pd.DataFrame"]:
+    """The recalculated values of every sheet (or of ``sheets``) as pandas DataFrames.
+
+    ``header=False``: each sheet's used rectangle as it is laid out, indexed by the
+    Excel row number, one column per column letter (``A``, ``B`` ...).  ``header=True``:
+    the table under the sheet's first row of text, that row giving the column names
+    (as :func:`gdsheet.read` does).  Formula cells hold the recalculated values
+    (cells gdsheet cannot compute keep their cached ones); error values are NaN in a
+    column of numbers, their code (``#DIV/0!``) elsewhere.
+    """
+    import pandas as pd
+
+    from .formula.parser import col_to_letters
+    from .workbook.frame import _column, sheet_frame
+
+    wb, targets, ev = evaluate_file(path, sheets)
+    out: dict[str, pd.DataFrame] = {}
+    for sheet in targets:
+        values = dict(sheet.values)
+        values.update(ev.values.get(sheet.name, {}))
+        if header:
+            out[sheet.name] = sheet_frame(Sheet(sheet.name, values=values, formulas=sheet.formulas))
+            continue
+        if not values:
+            out[sheet.name] = pd.DataFrame()
+            continue
+        rows = [r for r, _ in values]
+        cols = [c for _, c in values]
+        r1, r2, c1, c2 = min(rows), max(rows), min(cols), max(cols)
+        if (r2 - r1 + 1) * (c2 - c1 + 1) > 50_000_000:
+            raise ValueError(f"{Path(path).name}: sheet {sheet.name!r} spans {col_to_letters(c1)}{r1}:"
+                             f"{col_to_letters(c2)}{r2}, too large for one DataFrame (use header=True)")
+        data = {}
+        for c in range(c1, c2 + 1):
+            column = _column([values.get((r, c)) for r in range(r1, r2 + 1)])
+            data[col_to_letters(c)] = column.to_numpy() if isinstance(column, pd.Series) else column
+        out[sheet.name] = pd.DataFrame(data, index=pd.RangeIndex(r1, r2 + 1, name="row"))
+    return out

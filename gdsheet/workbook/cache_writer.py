@@ -1,0 +1,207 @@
+"""Write new cached values into a copy of an .xlsx, changing nothing else.
+
+Why not openpyxl: loading and saving a workbook with openpyxl drops what it
+does not model -- charts, images, pivot caches, data validation extensions,
+VBA unless asked -- and rewrites every part.  A copy whose cached values are
+fresh must still be the author's workbook.  So this works like
+:mod:`gdsheet.engines.strip`: every zip entry is copied unchanged (same name,
+timestamp, compression method, attributes; the same bytes once inflated)
+except the worksheet parts that hold a cell to update, and those are streamed
+through in chunks cut after a complete ``</c>``, with only the cells to update
+rewritten by a regular expression.  Memory is bounded by the chunk size plus
+the largest single cell, whatever the size of the sheet.
+
+What changes in a rewritten cell (``<c r="B7" s="3" t="str"><f>..</f><v>..</v></c>``):
+its ``<v>`` (inserted after the ``<f>`` when there was none; an ``<is>`` inline
+string is dropped) and its ``t`` attribute, which states the new value's type
+-- none for a number, ``str`` for text, ``b`` for a boolean, ``e`` for an error
+value.  The formula, the style, every other attribute and every other cell stay
+byte for byte.  Numbers are written in the shortest form that reads back as the
+same double (``repr``), integers without a decimal point, as Excel writes them.
+
+Cells are found by their ``r`` attribute.  A cell without one (legal, rare) or
+a cell to update that is not in the part at all (openpyxl writes only the
+anchor of an array formula) cannot be updated: :func:`write_cached_values`
+returns how many cells it did update per sheet, so the caller can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import tempfile
+import zipfile
+from html import escape
+from pathlib import Path
+from typing import Any, Mapping
+
+from defusedxml import ElementTree as SafeET
+
+from ..formula.errors import ExcelError
+from ..formula.parser import col_to_letters
+
+__all__ = ["write_cached_values", "sheet_parts", "xml_value"]
+
+CHUNK = 1 << 20
+
+_PFX = rb"(?:[A-Za-z_][\w.\-]*:)?"
+_CELL = re.compile(rb"<(" + _PFX + rb")c(\s[^>]*?)?(?:/>|>(.*?)</\1c>)", re.S)
+_CELL_END = re.compile(rb"</" + _PFX + rb"c>")
+_CELL_START = re.compile(rb"<" + _PFX + rb"c[\s/>]")
+_R_ATTR = re.compile(rb"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})\$?(\d+)["']""")
+_T_ATTR = re.compile(rb"""\st\s*=\s*(?:"[^"]*"|'[^']*')""")
+_V = re.compile(rb"<(" + _PFX + rb")v(?:\s[^>]*)?(?:/>|>.*?</\1v>)", re.S)
+_IS = re.compile(rb"<(" + _PFX + rb")is(?:\s[^>]*)?(?:/>|>.*?</\1is>)", re.S)
+_F = re.compile(rb"<(" + _PFX + rb")f\b[^>]*?(?:/>|>.*?</\1f>)", re.S)
+
+Update = tuple[bytes, bytes]  # (t attribute text or b"", <v> content)
+
+
+def xml_value(value: Any) -> Update:
+    """(``t`` attribute, ``<v>`` text) of a cell value as an .xlsx stores a formula result."""
+    if value is True or value is False:
+        return b' t="b"', b"1" if value else b"0"
+    if isinstance(value, ExcelError):
+        return b' t="e"', value.code.encode()
+    if isinstance(value, str):
+        return b' t="str"', escape(value, quote=False).encode("utf-8")
+    if value is None:
+        value = 0.0
+    x = float(value)
+    if x == 0.0:
+        return b"", b"0"
+    if x.is_integer() and abs(x) < 1e15:
+        return b"", str(int(x)).encode()
+    return b"", repr(x).encode()
+
+
+def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> worksheet part (zip entry name), from workbook.xml and its relationships."""
+    wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
+    try:
+        rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except KeyError:
+        return {}
+    targets = {}
+    for el in rels:
+        target = el.get("Target") or ""
+        if el.get("TargetMode") == "External":
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        targets[el.get("Id") or ""] = path
+    out = {}
+    for el in wb.iter():
+        if el.tag.rsplit("}", 1)[-1] != "sheet":
+            continue
+        rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), None)
+        if rid in targets:
+            out[el.get("name") or ""] = targets[rid]
+    return out
+
+
+def _rewrite(m: re.Match[bytes], updates: dict[bytes, Update], done: list[int]) -> bytes:
+    attrs = m.group(2) or b""
+    ref = _R_ATTR.search(attrs)
+    if ref is None:
+        return m.group(0)
+    new = updates.get(ref.group(1).upper() + ref.group(2))
+    if new is None:
+        return m.group(0)
+    done[0] += 1
+    pfx = m.group(1)
+    t_attr, v_text = new
+    body = m.group(3) or b""
+    body = _IS.sub(b"", _V.sub(b"", body))
+    v = b"<" + pfx + b"v>" + v_text + b"</" + pfx + b"v>"
+    f = _F.search(body)
+    body = body[:f.end()] + v + body[f.end():] if f else v + body
+    return b"<" + pfx + b"c" + _T_ATTR.sub(b"", attrs) + t_attr + b">" + body + b"</" + pfx + b"c>"
+
+
+def _rewrite_stream(src: Any, dst: Any, updates: dict[bytes, Update]) -> int:
+    done = [0]
+
+    def sub(chunk: bytes) -> bytes:
+        return _CELL.sub(lambda m: _rewrite(m, updates, done), chunk)
+
+    buf = b""
+    while True:
+        data = src.read(CHUNK)
+        if data:
+            buf += data
+        last_end = None
+        for last_end in _CELL_END.finditer(buf):
+            pass
+        if last_end is not None:
+            cut = last_end.end()
+        elif not data:
+            cut = len(buf)
+        else:
+            last_start = None
+            for last_start in _CELL_START.finditer(buf):
+                pass
+            cut = last_start.start() if last_start is not None else max(buf.rfind(b"<"), 0)
+        if cut:
+            dst.write(sub(buf[:cut]))
+            buf = buf[cut:]
+        if not data:
+            if buf:
+                dst.write(sub(buf))
+            return done[0]
+
+
+def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    out.compress_type = info.compress_type
+    out.external_attr = info.external_attr
+    out.create_system = info.create_system
+    out.comment = info.comment
+    return out
+
+
+def write_cached_values(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                        values: Mapping[str, Mapping[tuple[int, int], Any]]) -> dict[str, int]:
+    """Copy ``src`` to ``dst`` with the cached value of each cell in ``values``
+    (sheet name -> {(row, col): value}) replaced; return {sheet name: cells updated}.
+
+    ``src`` is only read; ``dst`` is written through a temporary file in its
+    folder and renamed into place, so a failure leaves no half-written file.
+    ``ValueError`` when ``dst`` is ``src`` or a sheet is not in the workbook.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and os.path.samefile(src, dst):
+        raise ValueError(f"{dst.name}: the output would overwrite the input workbook (it is never modified)")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".recalc-", suffix=".xlsx", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    counts: dict[str, int] = {}
+    try:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
+            parts = sheet_parts(zin)
+            by_part: dict[str, tuple[str, dict[bytes, Update]]] = {}
+            for sheet, cells in values.items():
+                part = parts.get(sheet)
+                if part is None:
+                    raise ValueError(f"{src.name}: no sheet named {sheet!r}")
+                counts[sheet] = 0
+                if cells:
+                    by_part[part] = (sheet, {col_to_letters(c).encode() + str(r).encode(): xml_value(v)
+                                             for (r, c), v in cells.items()})
+            for info in zin.infolist():
+                out_info = _copy_info(info)
+                big = info.file_size > 0x7FFF0000
+                with zin.open(info) as fin, zout.open(out_info, "w", force_zip64=big) as fout:
+                    target = by_part.get(info.filename)
+                    if target is not None:
+                        counts[target[0]] = _rewrite_stream(fin, fout, target[1])
+                    else:
+                        while block := fin.read(CHUNK):
+                            fout.write(block)
+        os.chmod(tmp, os.stat(src).st_mode & 0o777)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return counts
