@@ -4,6 +4,13 @@
     >>> path = gdsheet.generate("quadratic", "q.xlsx", lr=0.05, steps=100)
     >>> frame = gdsheet.read(path)               # pandas DataFrame of the iterations
     >>> report = gdsheet.verify(path)            # Report; report.ok is True
+
+The classroom (template, check, grade)::
+
+    >>> gdsheet.template("quadratic", "student.xlsx", key="key.xlsx")
+    >>> keys = gdsheet.roster_templates("quadratic", "roster.csv", "templates/", seed="2026")
+    >>> result = gdsheet.check("submission.xlsx")          # CheckResult: status, score, text(), to_dict()
+    >>> book = gdsheet.grade("submissions/", keys, out="gradebook.csv")   # Gradebook
 """
 
 from __future__ import annotations
@@ -85,6 +92,65 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), **kwargs: 
     return _verify(path, engines, **kwargs)
 
 
+def template(exercise: str = "quadratic", path: str | os.PathLike[str] | None = None, *,
+             key: str | os.PathLike[str] | None = None, blank: str = "all", student: str | None = None,
+             seed: str | int | None = None, course: str = "", **params: Any) -> Path:
+    """Write a student template (and with ``key`` its complete answer key); return the template's path.
+
+    ``blank``: "all" or "after:N" (N worked iterations).  With ``student`` and ``seed``: that
+    student's variant, as :func:`roster_templates` draws it.  See :mod:`gdsheet.classroom.template`.
+    """
+    from .classroom.template import write_template
+
+    out = Path(path) if path is not None else Path(f"{exercise}-template.xlsx")
+    return write_template(exercise, out, key=key, params=params, blank=blank, student=student, seed=seed,
+                          course=course).template
+
+
+def roster_templates(exercise: str, roster: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                     seed: str | int, keys: str | os.PathLike[str] | None = None, blank: str = "all",
+                     course: str = "", id_column: str | None = None, key_dir: str | os.PathLike[str] | None = None,
+                     rubric: dict[str, Any] | None = None, **params: Any) -> Path:
+    """One template per roster student in ``folder`` and one keys file; return the keys file's path."""
+    from .classroom.template import write_roster
+
+    return write_roster(exercise, roster, folder, seed=seed, keys=keys, params=params, blank=blank, course=course,
+                        id_column=id_column, key_dir=key_dir, rubric=rubric)[1]
+
+
+def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = None,
+          keys: str | os.PathLike[str] | None = None, student: str | None = None,
+          rubric: str | os.PathLike[str] | dict[str, Any] | None = None,
+          feedback: str | os.PathLike[str] | None = None) -> Any:
+    """Check a submission; a :class:`gdsheet.classroom.report.CheckResult` (``.status``, ``.score``,
+    ``.max_score``, ``.cells``, ``.text()``, ``.to_dict()``).  See :mod:`gdsheet.classroom.check`."""
+    from .classroom.check import check as _check
+
+    return _check(path, key=key, keys=keys, student=student, rubric=_rubric(rubric), feedback=feedback)
+
+
+def grade(folder: str | os.PathLike[str], keys: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+          *, feedback_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
+          rubric: str | os.PathLike[str] | dict[str, Any] | None = None, time_limit: float = 60.0,
+          memory_limit_mb: float = 1536) -> Any:
+    """Grade every workbook under ``folder`` (a :class:`gdsheet.classroom.grade.Gradebook`; with ``out``
+    the CSV is written too).  See :mod:`gdsheet.classroom.grade`."""
+    from .classroom.grade import grade as _grade
+
+    return _grade(folder, keys, out=out, feedback_dir=feedback_dir, workers=workers, rubric=_rubric(rubric),
+                  time_limit=time_limit, memory_limit=int(memory_limit_mb * 2**20))
+
+
+def _rubric(rubric: Any) -> Any:
+    from .classroom.rubric import Rubric
+
+    if rubric is None or isinstance(rubric, Rubric):
+        return rubric
+    if isinstance(rubric, dict):
+        return Rubric.from_dict(rubric)
+    return Rubric.load(rubric)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("Report", "VerifyError"):
         from . import verifier as _module
@@ -93,4 +159,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["generate", "layout", "read", "verify", "Report", "VerifyError"]
+__all__ = ["generate", "layout", "read", "verify", "Report", "VerifyError", "template", "roster_templates", "check",
+           "grade"]

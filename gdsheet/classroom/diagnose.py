@@ -138,6 +138,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
     cells: list[CellCheck] = []
     pending: list[tuple[CellCheck, str, int, int]] = []  # (cell, key formula text, layout row, layout col)
     notes: list[str] = []
+    texts: list[tuple[CellCheck, str, Table, int, Located, Formula | None]] = []
     stale = 0
     stale_first = ""
     for name in student_tables(layout):
@@ -160,10 +161,10 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
                 lr = table.top + 1 + k
                 expected = values[k]
                 r = loc.first_row + k
-                exp_text = _render_at(template, table, lr, loc)
                 chk = CellCheck(loc.sheet, r, sc or 0, name, col.key, col.header, k, "missing", expected,
-                                expected_formula=exp_text, scored=k in scored)
+                                scored=k in scored)
                 cells.append(chk)
+                texts.append((chk, template, table, lr, loc, None))
                 if sc is None:
                     chk.note = f"no column headed {col.header!r} was found"
                     continue
@@ -174,7 +175,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
                         chk.kind, chk.found = "typed", v
                         chk.note = "a typed value where a formula is expected"
                     continue
-                chk.formula = "=" + _text_at(f, r, sc)
+                texts[-1] = (chk, template, table, lr, loc, f)
                 found = computed.get((r, sc))
                 chk.found = found
                 s = scale[k] if scale is not None else None
@@ -196,10 +197,17 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
                     pending.append((chk, _qualified(template, table, lr, name), lr, lc))
     if pending:
         _carried_forward(wb, layout, located, ev, pending, tolerance)
+    fills: dict[int, Any] = {}
+    for chk, template, table, lr, loc, f in texts:  # formula texts, for people: only where something is wrong
+        if chk.kind == "correct":
+            continue
+        chk.expected_formula = _render_at(template, table, lr, loc)
+        if f is not None:
+            chk.formula = "=" + _text_at(f, chk.row, chk.col, fills)
     _causes(cells)
     if stale:
-        notes.append(f"{stale} formula cell{'s' if stale != 1 else ''} (first {stale_first}) hold a saved value "
-                     "that differs from what the formula computes: the file was saved without recalculating; "
+        notes.append(f"{stale} formula cell{'s' if stale != 1 else ''} (first {stale_first}) "
+                     f"hold{'' if stale != 1 else 's'} a saved value that differs from what the formula computes: the file was saved without recalculating; "
                      "the formulas are what is checked")
     return Diagnosis(cells, located, notes)
 
@@ -214,10 +222,13 @@ def _formula_rows(col: Any, n: int) -> Iterator[tuple[int, str]]:
             yield k, col.formula
 
 
-def _text_at(f: Formula, row: int, col: int) -> str:
+def _text_at(f: Formula, row: int, col: int, fills: dict[int, Any]) -> str:
+    """The formula's text at (row, col): a shared formula's anchor text filled down to the cell."""
     if f.row == row and f.col == col:
         return f.text
-    fill = fill_down_template(f.text, f.row)
+    if id(f) not in fills:
+        fills[id(f)] = fill_down_template(f.text, f.row)
+    fill = fills[id(f)]
     if fill is not None and f.col == col:
         return fill(row)
     return f.text
