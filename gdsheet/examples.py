@@ -17,6 +17,10 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "learning-rates.xlsx": ("quadratic", {"lrs": [0.001, 0.01, 0.05, 0.1, 0.19, 0.2, 0.21], "steps": 200}),
     "optimizers.xlsx": ("quadratic", {"optimizers": "sgd,momentum,nesterov,adagrad,rmsprop,adam", "lr": 0.05,
                                       "steps": 200}),
+    "minimal-example.xlsx": ("linear", {"inputs": 2, "outputs": 1, "observations": 1000, "steps": 100, "lr": 0.02,
+                                        "init": "uniform:-0.1,0.1", "bias_init": "uniform:-0.1,0.1"}),
+    "backprop-network.xlsx": ("network", {}),  # the lesson's 2 → 3 sigmoid → 2 net, U(−0.1, 0.1) start
+    "symmetry.xlsx": ("symmetry", {}),  # constant 0.5 start vs U(−0.1, 0.1) start, side by side
 }
 
 

@@ -198,6 +198,8 @@ class SheetLayout:
     freeze: tuple[int, int] | None = None  # (row, col) of the first unfrozen cell
     tab_color: str | None = None
     local_names: dict[str, str] = field(default_factory=dict)  # sheet-scoped name -> "=Sheet!$B$3"
+    heights: dict[int, float] = field(default_factory=dict)  # row -> height in points (wrapped text)
+    fit: tuple[int, int] | None = (1, 0)  # printed/PDF: pages wide x tall (0 = any); None: natural size
     heights: dict[int, float] = field(default_factory=dict)  # row -> height in points (wrapped headers)
 
 

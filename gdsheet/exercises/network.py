@@ -603,15 +603,16 @@ class Network(Exercise):
         runs = self.runs(p)
         params_sheet = SheetLayout("Parameters", cells=self._parameter_cells(p), widths={1: 26, 2: 20, 3: 70},
                                    tab_color="#4472C4")
-        charts_sheet = SheetLayout("Charts", tab_color="#70AD47")
+        charts_sheet = SheetLayout("Charts", tab_color="#70AD47", fit=(1, 1))
         run_sheets: list[SheetLayout] = []
         about_tables: list[tuple[str, Table]] = []
         for r_i, run in enumerate(runs):
             trace = train(x, t, initial[r_i], shape, p.get("activation", "linear"), p.get("output_activation", "linear"),
                           p["lr"], p["steps"])
             it_table, ps_table = self._tables(p, shape, run, trace)
-            it_sheet = SheetLayout(run.iterations, table=it_table, freeze=(2, 2))
-            ps_sheet = SheetLayout(run.passes, table=ps_table, freeze=(2, 3))
+            # wide tables print at their natural size over several pages (one page wide is unreadable)
+            it_sheet = SheetLayout(run.iterations, table=it_table, freeze=(2, 2), fit=None)
+            ps_sheet = SheetLayout(run.passes, table=ps_table, freeze=(2, 3), fit=None)
             run_sheets += [it_sheet, ps_sheet]
             if r_i == 0:
                 about_tables = [(run.iterations, it_table), (run.passes, ps_table)]
@@ -764,9 +765,11 @@ class Network(Exercise):
 
     def _charts(self, shape: Shape, run: Run, index: int, count: int) -> list[Chart]:
         suffix = f" — {run.label}" if run.label else ""
-        col = "A" if index == 0 else "L"
+        # one run: loss and weights side by side; several: a column of charts per run
+        loss_at, weights_at = ("A2", "L2") if count == 1 else (f"{'AL'[index % 2]}{2 + 40 * (index // 2)}",
+                                                               f"{'AL'[index % 2]}{22 + 40 * (index // 2)}")
         charts = [Chart(f"Loss by iteration{suffix}", [Series("loss L", run.iterations, "loss")],
-                        y_title="loss L", anchor=f"{col}2", log_y=True)]
+                        y_title="loss L", anchor=loss_at, log_y=True)]
         if shape.hidden:
             series = []
             for j in range(min(shape.hidden, MAX_CHART_UNITS)):
@@ -777,7 +780,7 @@ class Network(Exercise):
         else:
             series = [Series(s.header, run.iterations, s.key) for s in shape.slots()]
             title = f"Weights and biases by iteration{suffix}"
-        charts.append(Chart(title, series, y_title="weight", anchor=f"{col}20"))
+        charts.append(Chart(title, series, y_title="weight", anchor=weights_at))
         return charts
 
     def _about(self, p: dict[str, Any], shape: Shape, runs: list[Run], tables: list[tuple[str, Table]]
@@ -829,43 +832,58 @@ class Network(Exercise):
         ]
         about.cells.append(Cell(1, 1, "About this workbook", style="title"))
         r = 3
-        for key, text in lines:
+
+        def line(key: str, text: str) -> None:
+            nonlocal r
             about.cells.append(Cell(r, 1, key, style="label"))
             about.cells.append(Cell(r, 2, text, style="text"))
+            about.heights[r] = 15 * max(1, math.ceil(len(text) / 115))  # wrapped lines of a 110-wide column
             r += 1
+
+        for key, text in lines:
+            line(key, text)
         for sheet, table in tables:
             r += 1
             about.cells.append(Cell(r, 1, f"{sheet}: column", style="header"))
             about.cells.append(Cell(r, 2, "Meaning (each column holds one formula, filled down)", style="header"))
             r += 1
+            if sheet == it:
+                weights = [c for c in table.columns if c.head and c.formula]
+                grads = [c for c in table.columns if c.key.startswith("g_")]
+                rest = [c for c in table.columns if c not in weights and c not in grads]
+                line(rest[0].header, rest[0].explanation)
+                line(f"{weights[0].header} … {weights[-1].header}",
+                     "One column per weight and bias, named after where it goes: w(x1→h1) from input x1 to "
+                     "hidden unit h1, b(h1) the bias of h1, w(h1→y1) from h1 to output y1. Row 0 holds the "
+                     "initial value (an input, like the data); every later row is the previous row's value "
+                     f"minus η × the previous row's gradient. Row 3: {_example(weights[0].formula or '', table, 3)}")
+                for c in rest[1:2]:
+                    line(c.header, c.explanation + f" Row 2: {_example(c.formula or '', table, 2)}")
+                line(f"{grads[0].header} …",
+                     "The gradient of the loss with respect to each weight: SUMPRODUCT of the passes' column "
+                     "that goes into the weight and the delta column of the unit it feeds, over the iteration's "
+                     "block, divided by N (for a bias: SUM of the delta column / N). Row 2: "
+                     + _example(grads[0].formula or "", table, 2))
+                for c in rest[2:]:
+                    line(c.header, c.explanation)
+                continue
             seen: set[str] = set()
             for col in table.columns:
-                group = re.sub(r"\d+$", "", col.key) if sheet == ps else col.key
-                if sheet != ps and col.key.startswith("g_") and "g_" in seen:
+                group = re.sub(r"\d+$", "", col.key)
+                if group in seen:
                     continue
-                if group in seen and sheet == ps:
-                    continue
-                seen.add(group if sheet == ps else ("g_" if col.key.startswith("g_") else col.key))
-                header = col.header
-                if sheet != ps and col.key.startswith("g_"):
-                    header = "∂L/∂w(…)"
-                    text = ("The gradient of the loss with respect to the weight of that name: "
-                            "SUMPRODUCT of the passes' input column and delta column over the iteration's "
-                            "block, divided by N (a bias: SUM of the delta column / N).")
-                else:
-                    text = col.explanation
-                    if sheet == ps and col.formula:
-                        text += f"  Row 2: {_example(col.formula, table)}"
-                about.cells.append(Cell(r, 1, header, style="label"))
-                about.cells.append(Cell(r, 2, text, style="text"))
-                r += 1
+                seen.add(group)
+                text = col.explanation
+                if col.formula:
+                    text += f" Row 2: {_example(col.formula, table, 2)}"
+                line(col.header, text)
         return about
 
 
-def _example(template: str, table: Table) -> str:
+def _example(template: str, table: Table, row: int) -> str:
     from .base import render
 
-    return render(template, table, 2)
+    return render(template, table, row)
 
 
 def _block(workbook: Any, sheet_name: str, row: int, col: int, nrows: int, ncols: int) -> np.ndarray:

@@ -31,6 +31,10 @@ def _params() -> list[Param]:
     out = []
     for key in _KEEP:
         prm = base[key]
+        if key == "steps":
+            prm = Param(prm.key, prm.name, prm.label, 500, kind="int", minimum=1, maximum=prm.maximum, live=False,
+                        number_format="0", help=prm.help + " (500: the random start's loss falls well below the "
+                                                           "constant start's)")
         if key == "init":
             prm = Param("init", "random_start", "random start: weights and biases", "uniform:-0.1,0.1", kind="str",
                         validator=prm.validator, live=False, help="the second run's scheme (" + prm.help + ")")

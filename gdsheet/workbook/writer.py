@@ -106,7 +106,10 @@ def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
             ws.freeze_panes(sl.freeze[0] - 1, sl.freeze[1] - 1)
         ws.set_landscape()
         ws.set_paper(9)  # A4
-        ws.fit_to_pages(1, 0)  # printed (or exported to PDF) one page wide
+        if sl.fit is not None:
+            ws.fit_to_pages(*sl.fit)  # printed (or exported to PDF) one page wide, by default
+        for row, height in sl.heights.items():
+            ws.set_row(row - 1, height)
         if sl.table is not None:
             ws.repeat_rows(sl.table.top - 1)
         for cell in sl.cells:
@@ -211,7 +214,8 @@ def _chart(book: Any, layout: Layout, spec: Any) -> Any:
             "line": {"width": 1.5},
         })
     chart.set_title({"name": spec.title, "name_font": {"size": 12}})
-    x_axis: dict[str, Any] = {"name": spec.x_title, "major_gridlines": {"visible": False}, "min": 0}
+    x_axis: dict[str, Any] = {"name": spec.x_title, "major_gridlines": {"visible": False}, "min": 0,
+                              "label_position": "low"}  # numbers under the plot even when y goes negative
     if spec.series:
         table = layout.sheet(spec.series[0].sheet).table
         if table is not None and table.n_rows > 1:
