@@ -38,7 +38,7 @@ from .keys import Keys, KeysError, StudentKey, variant_id
 from .locate import TableNotFound
 from .report import CheckResult
 from .rubric import Rubric
-from .template import ROLE_KEY, Blank, file_stem
+from .template import Blank, file_stem
 
 
 class CheckError(ValueError):
@@ -268,7 +268,7 @@ def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | No
             their = variant_id(ex.name, ex.resolve(emb.params))
         except (ValueError, TypeError):
             their = "damaged"
-        if their != ref.variant and emb.more.get("role") != ROLE_KEY:
+        if their != ref.variant:
             whose = f" (student {emb.student})" if emb.student and emb.student != ref.student else ""
             wrong_variant = f"the file is variant {their}{whose}, {ref.student or 'this student'}'s is " \
                             f"{ref.variant}: graded against {ref.variant}"

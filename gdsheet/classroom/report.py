@@ -216,7 +216,7 @@ def _groups(cells: list[CellCheck]) -> list[list[CellCheck]]:
 
 def _empty_line(gs: list[list[CellCheck]]) -> str:
     first, last = gs[0][0], gs[0][-1]
-    cols = ", ".join(g[0].header for g in gs)
+    cols = ", ".join(g[0].header for g in gs[:6]) + (", ..." if len(gs) > 6 else "")
     return f"'{first.sheet}' rows {first.row} to {last.row} are empty in {len(gs)} columns ({cols}); " \
            f"{_HINT['missing']}"
 
