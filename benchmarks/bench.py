@@ -511,8 +511,11 @@ class Bench:
     timeout: float
     work: Path
     results: dict[int, SizeResult] = field(default_factory=dict)
+    networks: list[dict[str, Any]] = field(default_factory=list)  # rows of the network table
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    _last_output: str = ""
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -528,6 +531,7 @@ class Bench:
         """Measure ``cmd`` (best of ``repeat``); a dict of figures, or None after recording a failure."""
         log(f"  {label} ...")
         m = best_of(self.repeat, lambda: measure(cmd, self.timeout, self.env()))
+        self._last_output = m.output
         problem = None if m.ok else f"exit status {m.returncode}: {_tail(m.output)}"
         if problem is None and check is not None:
             problem = check(m)
@@ -634,6 +638,50 @@ class Bench:
                     check=lambda m, out=out: _check_engine_output(out, last_ref, want)) or {}
                 shutil.rmtree(d / engine, ignore_errors=True)
         shutil.rmtree(d, ignore_errors=True)
+
+
+    def network(self, label: str, args: list[str], engines: Engines, formula_cells: str = "") -> None:
+        """One network workbook: generate, verify, and each engine's recalculation of the same file."""
+        row: dict[str, Any] = {"label": label, "args": " ".join(args)}
+        self.networks.append(row)
+        d = self.work / f"net{len(self.networks)}"
+        d.mkdir()
+        book = d / "net.xlsx"
+        log(f"{label}:")
+        row["gen"] = self.run(f"generate {label}", self.gdsheet("generate", *args, "-o", str(book)),
+                              check=lambda m: None if book.is_file() else "no file written")
+        if not row["gen"]:
+            shutil.rmtree(d, ignore_errors=True)
+            return
+        row["gen"]["file_mb"] = book.stat().st_size / MB
+        row["verify"] = self.run(f"verify {label}", self.gdsheet("verify", str(book)),
+                                 check=lambda m: None if "OK" in m.output else f"no OK: {_tail(m.output)}")
+        cells = re.search(r"(\d+) formula cells", self._last_output)
+        row["formula_cells"] = int(cells.group(1)) if cells else None
+        if engines.installed():
+            from gdsheet.engines import strip_cached_values
+
+            stripped = d / "stripped" / book.name
+            strip_cached_values(book, stripped)
+            for engine in engines.installed():
+                cmd, out = engines.command(engine, stripped, d / engine)
+                row[engine] = self.run(f"{engine} {label}", cmd,
+                                       check=lambda m, out=out: None if out.is_file() else "wrote no output file")
+                shutil.rmtree(d / engine, ignore_errors=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+NETWORK_CASES = [  # (label, generate arguments): the issue's files, then doublings of the iterations
+    ("minimal example, 1000 obs × 100 it.", ["minimal-example"]),
+    ("2→3→2 net, 100 obs × 250 it.", ["network", "--observations", "100", "--steps", "250"]),
+    ("2→3→2 net, 100 obs × 500 it.", ["network", "--observations", "100", "--steps", "500"]),
+    ("2→3→2 net, 100 obs × 1000 it.", ["network", "--observations", "100", "--steps", "1000"]),
+]
+SMOKE_NETWORK_CASES = [
+    ("minimal example, 100 obs × 10 it.", ["minimal-example", "--observations", "100", "--steps", "10"]),
+    ("2→3→2 net, 10 obs × 20 it.", ["network", "--observations", "10", "--steps", "20"]),
+    ("2→3→2 net, 10 obs × 40 it.", ["network", "--observations", "10", "--steps", "40"]),
+]
 
 
 def _check_engine_output(out: Path, ref: str, want: float) -> str | None:
@@ -828,6 +876,40 @@ def report(bench: Bench, info: dict[str, Any]) -> str:
                      f"{_f(_g(fl, 'numpy_seconds'), '.4f')} |")
         L.append("")
 
+    if bench.networks:
+        L += ["## Networks: `gdsheet generate` + `gdsheet verify` vs LibreOffice and Gnumeric on the same file", "",
+              "Linear, minimal example and the lesson's 2 → 3 → 2 sigmoid network; the last rows double the "
+              "iterations (recalculation should double too: every cell costs O(1) or O(N)).", "",
+              "| workbook | formula cells | generate s | file MB | verify s | verify peak MB | LibreOffice s "
+              "| LO / verify | Gnumeric s | Gnm / verify |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in bench.networks:
+            g, v = row.get("gen"), row.get("verify")
+            lo, gn = row.get("libreoffice"), row.get("gnumeric")
+            vs = _g(v, "seconds")
+            cells = row.get("formula_cells")
+            L.append(f"| {row['label']} | {cells if cells is not None else '–'} | {_f(_g(g, 'seconds'))} | "
+                     f"{_f(_g(g, 'file_mb'), '.1f')} | {_f(vs)} | {_f(_g(v, 'peak_mb'), '.0f')} | "
+                     f"{_f(_g(lo, 'seconds'))} | {_x(_ratio(_g(lo, 'seconds'), vs))} | {_f(_g(gn, 'seconds'))} | "
+                     f"{_x(_ratio(_g(gn, 'seconds'), vs))} |")
+        L.append("")
+        nets = [r for r in bench.networks if r["label"].startswith("2→3→2")]
+        for a, b in zip(nets, nets[1:]):  # each case doubles the previous one's iterations
+            parts = []
+            for key, name in (("verify", "verify"), ("libreoffice", "LibreOffice"), ("gnumeric", "Gnumeric")):
+                r = _ratio(_g(b.get(key), "seconds"), _g(a.get(key), "seconds"))
+                if r is not None:
+                    parts.append(f"{name} {r:.2f}×")
+            if parts:
+                L.append(f"- doubling the iterations ({a['label']} → {b['label']}): " + ", ".join(parts)
+                         + " the time (linear scaling: 2×)")
+        for row in bench.networks:
+            r = _ratio(_g(row.get("libreoffice"), "seconds"), _g(row.get("verify"), "seconds"))
+            if r is not None and ("1000 obs" in row["label"] or "× 1000 it" in row["label"]):
+                L.append(f"- target verify ≥ 10× faster than LibreOffice, {row['label']}: {r:.2f}× "
+                         f"({'met' if r >= 10 else 'NOT MET'})")
+        L.append("")
+
     L += ["## Targets", "", "| target | measured | status |", "|---|---:|---|"]
     for t in targets(bench):
         L.append(f"| {t['target']} | {t['measured'] or '–'} | {t['status']} |")
@@ -862,6 +944,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-engines", action="store_true", help="do not run LibreOffice or Gnumeric")
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement, the fastest is kept [1]")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before a child is killed [1800]")
+    ap.add_argument("--networks", action="store_true",
+                    help="also the network rows: minimal example and the 2→3→2 net at 250/500/1000 iterations "
+                         "(with --smoke: tiny versions)")
+    ap.add_argument("--only-networks", action="store_true", help="the network rows and nothing else")
     ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     ap.add_argument("--openpyxl-writer", nargs=2, metavar=("SPEC", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -902,8 +988,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "metadata sheet; gdsheet's files carry all of these")
         try:
             bench.warm_up(engines)
-            for n in sizes:
+            for n in ([] if args.only_networks else sizes):
                 bench.size(n, engines)
+            if args.networks or args.only_networks:
+                for label, gen_args in (SMOKE_NETWORK_CASES if args.smoke else NETWORK_CASES):
+                    bench.network(label, gen_args, engines)
         except KeyboardInterrupt:
             log("interrupted: reporting what was measured")
             bench.failures.append("interrupted")
