@@ -359,7 +359,14 @@ class _Scale:
     sub-expressions too, and one of them is usually large enough on its own; only when
     none is are the sub-expressions evaluated.  Per formula (a shared formula is one
     object for its whole column) the references and compiled sub-expressions are
-    prepared once."""
+    prepared once.
+
+    A formula that merely passes on a cancelled value (``=E12``, ``=2*F54``) has no
+    large term of its own, but the cell it reads had: the magnitude of a referenced
+    formula cell counts too, ``DEPTH`` references deep.
+    """
+
+    DEPTH = 2
 
     def __init__(self, wb: Workbook, ev: Evaluation, tolerance: Tolerance) -> None:
         self.wb = wb
@@ -367,6 +374,7 @@ class _Scale:
         self.tol = tolerance
         self.merged: dict[str, dict[CellKey, Any]] | None = None
         self.prepared: dict[tuple[str, int], Any] = {}
+        self.magnitudes: dict[tuple[str, CellKey, int], float] = {}
         self.resolve = name_resolver(wb)
 
     def disagree(self, sheet: Sheet, keys: list[CellKey], found: list[Any], cached: list[Any],
@@ -388,21 +396,43 @@ class _Scale:
             if prep is None or not atol:
                 bad += [i for i in idx if not self.tol.agree(found[i], cached[i])]
                 continue
-            literal, refs, subs, ctx = prep
+            literal, refs, _, _ = prep
             f = np.array([found[i] for i in idx])
             need = (np.abs(np.array([cached[i] for i in idx]) - f) - rtol * np.abs(f)) / atol
             size = np.full(len(idx), literal)
             cells = [keys[i] for i in idx]
-            for values, r, r_abs, c, c_abs in refs:
+            for _, values, r, r_abs, c, c_abs in refs:
                 get = values.get
                 vals = [get((r if r_abs else row + r, c if c_abs else col + c)) for row, col in cells]
                 size = np.maximum(size, np.abs(np.array([v if v.__class__ is float else 0.0 for v in vals])))
             for j in np.nonzero(~(size >= need))[0].tolist():
                 i = idx[j]
-                row, col = keys[i]
-                if not self.tol.agree(found[i], cached[i], self.evaluate(subs, ctx, row, col)):
+                if not self.tol.agree(found[i], cached[i], self.magnitude(sheet, keys[i])):
                     bad.append(i)
         return bad
+
+    def magnitude(self, sheet: Sheet, key: CellKey, depth: int = 0) -> float:
+        """The largest magnitude inside the formula of ``key`` and, ``DEPTH`` references
+        deep, inside the formulas of the cells it reads."""
+        memo = (sheet.name, key, depth)
+        if memo in self.magnitudes:
+            return self.magnitudes[memo]
+        self.magnitudes[memo] = 0.0  # a cycle contributes nothing
+        prep = self.prepare(sheet, key)
+        biggest = 0.0
+        if prep is not None:
+            literal, refs, subs, ctx = prep
+            row, col = key
+            biggest = max(literal, self.evaluate(subs, ctx, row, col))
+            for target, values, r, r_abs, c, c_abs in refs:
+                at = (r if r_abs else row + r, c if c_abs else col + c)
+                v = values.get(at)
+                if v.__class__ is float and math.isfinite(v):
+                    biggest = max(biggest, abs(v))
+                if depth < self.DEPTH and target is not None and at in target.formulas:
+                    biggest = max(biggest, self.magnitude(target, at, depth + 1))
+        self.magnitudes[memo] = biggest
+        return biggest
 
     def merged_values(self) -> dict[str, dict[CellKey, Any]]:
         if self.merged is None:
@@ -428,6 +458,7 @@ class _Scale:
         if shape is not None:
             merged = self.merged_values()
             by_lower = {name.lower(): vals for name, vals in merged.items()}
+            sheets = {name.lower(): s for name, s in self.wb.sheets.items()}
             ctx = SimpleContext(merged, sheet.name)
             literal = 0.0
             refs = []
@@ -436,8 +467,10 @@ class _Scale:
                 if isinstance(node, Number):
                     literal = max(literal, abs(node.value))
                 elif isinstance(node, Ref):
-                    values = by_lower.get((node.sheet or sheet.name).lower(), {})
-                    refs.append((values, node.row, node.row_abs, node.col, node.col_abs))
+                    target_name = (node.sheet or sheet.name).lower()
+                    values = by_lower.get(target_name, {})
+                    target = sheets.get(target_name)
+                    refs.append((target, values, node.row, node.row_abs, node.col, node.col_abs))
                 elif isinstance(node, Range):
                     subs.append((True, node))
                 elif not isinstance(node, (Name, External, Missing)):
