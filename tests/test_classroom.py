@@ -381,3 +381,37 @@ def test_cli_check_runs_as_a_program(lesson):
     proc = subprocess.run([sys.executable, "-m", "gdsheet", "check", str(lesson[1])], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "all correct" in proc.stdout and proc.stderr == ""
+
+
+# ------------------------------------------------------------------ the network, through the same code
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("network-class")
+    keys, kpath = write_roster("network", roster(folder / "roster.csv", 2), folder / "templates", seed="nn",
+                               key_dir=folder / "keys", params={"steps": 10, "observations": 6})
+    return {"keys": keys, "kpath": kpath, "folder": folder}
+
+
+def test_network_variants_templates_and_carried_forward_errors(net, tmp_path):
+    keys, folder = net["keys"], net["folder"]
+    s1, s2 = keys.students
+    assert s1.params["seed"] != s2.params["seed"]  # own data, own initial weights
+    data1 = read_workbook(folder / "templates" / "s001.xlsx").sheet("Data").values
+    data2 = read_workbook(folder / "templates" / "s002.xlsx").sheet("Data").values
+    assert data1[(2, 2)] != data2[(2, 2)]
+    template = check(folder / "templates" / "s001.xlsx", keys=net["kpath"])
+    passes = read_workbook(folder / "templates" / "s001.xlsx").sheet("Passes")
+    assert (7, 3) in passes.formulas and (8, 3) not in passes.formulas  # iteration 0: 6 observations given
+    assert set(template.counts()) == {"missing"} and template.max_score == template.counts()["missing"]
+    key = check(folder / "keys" / "s001.key.xlsx", keys=net["kpath"])
+    assert key.status == "graded" and key.score == template.max_score
+    bad = tmp_path / "s001.xlsx"
+    replace_cell(folder / "keys" / "s001.key.xlsx", bad, "Iterations", "B5", "<f>B4-learning_rate*T4*2</f><v>1</v>")
+    result = check(bad, keys=net["kpath"])
+    assert at(result, "Iterations!B5").kind == "wrong"
+    counts = result.counts()
+    assert counts["wrong"] == 1 and counts["carried_forward"] > 500 and set(counts) == {"wrong", "carried_forward",
+                                                                                         "correct"}
+    assert result.score == result.max_score - 1

@@ -157,6 +157,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
             values = col.values.tolist() if hasattr(col.values, "tolist") else list(col.values)
             scored = scored_rows.get(col.key, range(0))
             analyse = _FormulaCache(params, literals)
+            qualify = _Qualified(table, name)
             for k, template in _formula_rows(col, len(values)):
                 lr = table.top + 1 + k
                 expected = values[k]
@@ -194,7 +195,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
                     chk.kind = "correct"
                 else:
                     chk.kind = "error" if isinstance(found, ExcelError) else "wrong"
-                    pending.append((chk, _qualified(template, table, lr, name), lr, lc))
+                    pending.append((chk, qualify.at(template, lr), lr, lc))
     if pending:
         _carried_forward(wb, layout, located, ev, pending, tolerance)
     fills: dict[int, Any] = {}
@@ -354,6 +355,23 @@ def _num(v: float) -> str:
 # ------------------------------------------------------------ carried forward
 
 
+class _Qualified:
+    """The key's formula of a column, qualified (:func:`_qualified`), at any row: built once per
+    template and filled down by text (a column repeats one relative formula)."""
+
+    def __init__(self, table: Table, sheet: str) -> None:
+        self.table, self.sheet = table, sheet
+        self.fills: dict[str, Any] = {}
+
+    def at(self, template: str, row: int) -> str:
+        fill = self.fills.get(template)
+        if fill is None:
+            text = _qualified(template, self.table, row, self.sheet)
+            fill = self.fills[template] = fill_down_template(text, row) or (lambda r, t=template: _qualified(
+                t, self.table, r, self.sheet))
+        return fill(row)
+
+
 def _qualified(template: str, table: Table, row: int, sheet: str) -> str:
     """The key's formula at layout cell ``row`` with every reference qualified by its sheet."""
     node = parse(render(template, table, row)[1:])
@@ -381,16 +399,19 @@ def _carried_forward(wb: Workbook, layout: Layout, located: dict[str, Located], 
                 book.names[(None, cell.name.lower())] = f"{quote_sheet(sl.name)}!${col_letter(cell.col)}${cell.row}"
         for name, refers in sl.local_names.items():
             book.names[(sl.name, name.lower())] = refers.removeprefix("=")
-    scratch = Sheet(SCRATCH)
+    scratch: dict[str, Sheet] = {}  # one scratch sheet per table: the tables' addresses overlap
     for chk, text, r, c in pending:
-        scratch.formulas[(r, c)] = Formula(text, r, c)
-    book.sheets[SCRATCH] = scratch
+        name = f"{SCRATCH} {chk.table}"
+        sheet = scratch.get(name)
+        if sheet is None:
+            sheet = scratch[name] = book.sheets[name] = Sheet(name)
+        sheet.formulas[(r, c)] = Formula(text, r, c)
     try:
-        values = evaluate(book, sheets=[SCRATCH], strict=False).values.get(SCRATCH, {})
+        values = evaluate(book, sheets=list(scratch), strict=False).values
     except (FormulaError, RecursionError):
         return
     for chk, _, r, c in pending:
-        v = values.get((r, c))
+        v = values.get(f"{SCRATCH} {chk.table}", {}).get((r, c))
         if v is None or chk.found is None:
             continue
         scale = abs(chk.expected) if isinstance(chk.expected, float) and math.isfinite(chk.expected) else None

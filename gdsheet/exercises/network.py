@@ -428,6 +428,15 @@ class Network(Exercise):
         Param("data_source", "data_source", "data", "generated", kind="str", cli=False, live=False),
     ]
     presets: dict[str, dict[str, Any]] = {}
+    # Per-student variants (template --roster): one seed per student, so each has their own
+    # generated data and initial weights (a --data or --init-weights file stays the class's).
+    variation = {"seed": "a whole number from 1 to 999,999: the student's own generated data and initial "
+                         "weights"}
+
+    def variant(self, rng: Any, params: dict[str, Any]) -> dict[str, Any]:
+        p = dict(params)
+        p["seed"] = rng.randint(1, 999_999)
+        return p
 
     # -------------------------------------------------------------- parameters
 
