@@ -23,12 +23,27 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "symmetry.xlsx": ("symmetry", {}),  # constant 0.5 start vs U(−0.1, 0.1) start, side by side
 }
 
+# Student templates and their answer keys (gdsheet template EXERCISE -o TEMPLATE --key KEY):
+# the lesson's quadratic and the lesson's backpropagation network.
+TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "quadratic-template.xlsx": ("quadratic", "quadratic-key.xlsx", {}),
+    "network-template.xlsx": ("network", "network-key.xlsx", {}),
+}
+
+
+def example_names() -> list[str]:
+    """Every file ``write_examples`` writes."""
+    return [*EXAMPLES, *(n for name, (_, key, _) in TEMPLATES.items() for n in (name, key))]
+
 
 def write_examples(folder: str | Path) -> list[Path]:
-    from .api import generate
+    from .api import generate, template
 
     folder = Path(folder)
-    return [generate(exercise, folder / name, **params) for name, (exercise, params) in EXAMPLES.items()]
+    out = [generate(exercise, folder / name, **params) for name, (exercise, params) in EXAMPLES.items()]
+    for name, (exercise, key, params) in TEMPLATES.items():
+        out += [template(exercise, folder / name, key=folder / key, **params), folder / key]
+    return out
 
 
 def render_picture(workbook: str | Path, png: str | Path, page: int = 2) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gdsheet.examples import EXAMPLES, write_examples
+from gdsheet.examples import example_names, write_examples
 from gdsheet.workbook.reader import read_workbook
 
 WORKBOOKS = Path(__file__).resolve().parent.parent / "workbooks"
@@ -19,7 +19,7 @@ def fresh(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted(example_names()))
 def test_committed_example_matches_the_code(fresh, name):
     committed = WORKBOOKS / name
     assert committed.exists(), f"workbooks/{name} missing: run python -m gdsheet.examples workbooks/"
