@@ -265,30 +265,28 @@ def _cells(found: list[Problem], targets: list[Sheet]) -> dict[str, set[CellKey]
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    return b is not None and a.__class__ is b.__class__ and a == b
-
-
 def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any], problems: set[CellKey],
                  volatile: set[CellKey], scale: "_Scale", tolerance: Tolerance,
                  max_listed: int) -> dict[CellKey, Any]:
     """Compare one sheet's recalculated formula cells with their cached values; return
     the values to write into a fresh copy (those that changed)."""
     report.formula_cells += len(values)
-    cached_values = sheet.values
-    get = cached_values.get
-    updates = {k: v for k, v in values.items() if k not in problems and not _same(v, get(k))}
+    get = sheet.values.get
+    updates = {k: v for k, v in values.items()
+               if k not in problems and ((c := get(k)) is None or c.__class__ is not v.__class__ or c != v)}
     skip = problems | volatile
     keys = [k for k in values if k not in skip] if skip else list(values)
     report.not_compared += len(values) - len(keys)
-    recalculated = [values[k] for k in keys]
-    cached = list(map(get, keys))
     missing = sorted(k for k in values if get(k) is None)  # compared or not: pandas sees nothing there
     report.missing_count += len(missing)
     report.missing += [cell_name(sheet.name, *k) for k in missing[:max(0, max_listed - len(report.missing))]]
-    report.compared += sum(1 for c in cached if c is not None)
+    if missing:
+        keys = [k for k in keys if get(k) is not None]
+    report.compared += len(keys)
+    recalculated = [values[k] for k in keys]
+    cached = list(map(get, keys))
     ok = tolerance.agree_many(recalculated, cached)
-    suspects = [i for i in np.nonzero(~ok)[0].tolist() if cached[i] is not None]
+    suspects = np.nonzero(~ok)[0].tolist()
     bad = scale.disagree(sheet, keys, recalculated, cached, suspects) if suspects else []
     bad.sort(key=keys.__getitem__)
     report.mismatch_count += len(bad)
