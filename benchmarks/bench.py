@@ -37,6 +37,8 @@ Run ``python benchmarks/bench.py --smoke`` (seconds, every code path once) or
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import math
 import os
@@ -514,6 +516,7 @@ class Bench:
     work: Path
     results: dict[int, SizeResult] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)  # rows of the network table
+    grading: dict[str, Any] = field(default_factory=dict)  # `gdsheet grade` on a folder: corpus and runs
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -691,6 +694,97 @@ class Bench:
                                        check=lambda m, out=out: None if out.is_file() else "wrote no output file")
                 shutil.rmtree(d / engine, ignore_errors=True)
         shutil.rmtree(d, ignore_errors=True)
+
+
+    def grade(self, files: int, hostile_every: int, workers: list[int]) -> None:
+        """`gdsheet grade` on a folder of ``files`` quadratic submissions, every ``hostile_every``-th
+        one hostile (tests/hostile.py), with 1, 2 ... workers; the gradebooks must be identical."""
+        sys.path.insert(0, str(REPO / "tests"))
+        from hostile import ODD, UNREADABLE  # the tests' hostile corpus, built in code
+
+        from gdsheet.classroom import write_roster
+
+        log(f"grading: making {files} submissions (not timed) ...")
+        d = self.work / "grading"
+        subs = d / "submissions"
+        subs.mkdir(parents=True)
+        ids = [f"st{i:04d}" for i in range(files)]
+        (d / "roster.csv").write_text("student\n" + "\n".join(ids) + "\n")
+        t0 = time.perf_counter()
+        _, keys = write_roster("quadratic", d / "roster.csv", d / "templates", seed="bench", key_dir=d / "keys")
+        made = time.perf_counter() - t0
+        kinds = [(name, builder, "unreadable") for name, (builder, _) in UNREADABLE.items()] + \
+                [(name, builder, status) for name, (builder, status, _) in ODD.items()]
+        expected: dict[str, int] = {}
+        wrong = 0
+        for i, sid in enumerate(ids):
+            key = d / "keys" / f"{sid}.key.xlsx"
+            if i % hostile_every == hostile_every - 1:
+                name, builder, status = kinds[(i // hostile_every) % len(kinds)]
+                out = subs / f"{sid}-{name}{'.xlsm' if name == 'macro' else '.xlsx'}"
+                builder(key, out)
+                expected[status] = expected.get(status, 0) + 1
+                expected.setdefault("hostile", 0)
+                expected["hostile"] += 1
+            elif i % 3 == 1:  # one wrong cell: the rows below are carried forward
+                _one_wrong_cell(key, subs / f"{sid}.xlsx", row=5 + i % 20)
+                wrong += 1
+            else:
+                shutil.copy(key, subs / f"{sid}.xlsx")
+        for tmp in subs.glob("*.tmp.xlsx"):
+            tmp.unlink()
+        self.grading = {"files": files, "hostile": expected.get("hostile", 0), "one_wrong_cell": wrong,
+                        "unreadable_expected": expected.get("unreadable", 0), "setup_seconds": made,
+                        "hostile_kinds": [k[0] for k in kinds], "runs": []}
+        measure(self.gdsheet("check", str(d / "keys" / f"{ids[0]}.key.xlsx")), self.timeout, self.env())  # warm .pyc
+        books = {}
+        for n in workers:
+            out = d / f"gradebook-{n}.csv"
+            fig = self.run(f"gdsheet grade {files} files, {n} worker{'s' if n > 1 else ''}",
+                           self.gdsheet("grade", str(subs), "--keys", str(keys), "-o", str(out), "--workers",
+                                        str(n), "--no-progress"),
+                           check=lambda m, out=out: None if out.is_file() else "no gradebook written")
+            if fig is None:
+                continue
+            books[n] = out.read_text()
+            rows = list(csv.DictReader(io.StringIO(books[n])))
+            counts: dict[str, int] = {}
+            for r in rows:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+            fig.update(workers=n, files_per_second=files / fig["seconds"],
+                       files_per_second_per_core=files / fig["seconds"] / n, statuses=counts)
+            self.grading["runs"].append(fig)
+            if len(rows) != files or counts.get("unreadable", 0) != expected.get("unreadable", 0):
+                self.failures.append(f"grade with {n} workers: {len(rows)} rows, statuses {counts}; expected "
+                                     f"{files} rows, {expected.get('unreadable', 0)} unreadable")
+        if len(set(books.values())) > 1:
+            self.failures.append("grade: the gradebooks of different worker counts differ")
+        elif len(books) > 1:
+            self.notes.append(f"grading: the gradebooks written with {', '.join(map(str, books))} workers are "
+                              "identical, byte for byte")
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _one_wrong_cell(src: Path, dst: Path, row: int) -> None:
+    """A copy of a key with x_k of one row computed with twice the learning rate (cached value kept)."""
+    from xlsx_edit import sheet_part  # tests/, on sys.path in Bench.grade
+
+    part = sheet_part(src, "Iterations")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == part:
+                text = data.decode()
+                text = re.sub(r'<c r="B%d"([^>]*)>.*?</c>' % row,
+                              lambda m: f'<c r="B{row}"{m.group(1)}><f>B{row - 1}-2*learning_rate*D{row - 1}</f>'
+                                        f'<v>0</v></c>', text, count=1, flags=re.S)
+                data = text.encode()
+            zout.writestr(info, data)
+
+
+GRADING_FILES = 1000
+SMOKE_GRADING_FILES = 40
+GRADING_HOSTILE_EVERY = 20  # 5%
 
 
 NETWORK_CASES = [  # (label, generate arguments): the issue's files, then doublings of the iterations
@@ -951,6 +1045,26 @@ def report(bench: Bench, info: dict[str, Any]) -> str:
                          f"({'met' if r >= 10 else 'NOT MET'})")
         L.append("")
 
+    g = bench.grading
+    if g.get("runs"):
+        L += [f"## Grading: `gdsheet grade` on a folder of {g['files']} submissions", "",
+              f"Quadratic submissions of {g['files']} roster students (each their own variant): "
+              f"{g['hostile']} hostile files ({100 * g['hostile'] / g['files']:.0f}%: "
+              f"{', '.join(g['hostile_kinds'])}, in turn), {g['one_wrong_cell']} with one wrong cell (every row "
+              "below it carried forward), the rest right. Whole process, gradebook written; files/s per core = "
+              "files/s ÷ workers; files per CPU-s = files ÷ the CPU time of the grade process and its workers "
+              "(what the machine's other load does not change).", "",
+              "| workers | s | files/s | files/s per core | files per CPU-s | peak MB | speed-up | statuses |",
+              "|---:|---:|---:|---:|---:|---:|---:|---|"]
+        base = next((r["seconds"] for r in g["runs"] if r["workers"] == 1), None)
+        for r in g["runs"]:
+            statuses = ", ".join(f"{n} {k}" for k, n in sorted(r["statuses"].items(), key=lambda kv: -kv[1]))
+            L.append(f"| {r['workers']} | {_f(r['seconds'])} | {_f(r['files_per_second'], '.1f')} | "
+                     f"{_f(r['files_per_second_per_core'], '.1f')} | "
+                     f"{_f(_ratio(g['files'], r.get('cpu_seconds')), '.1f')} | {_f(r['peak_mb'], '.0f')} | "
+                     f"{_x(_ratio(base, r['seconds']))} | {statuses} |")
+        L.append("")
+
     L += ["## Targets", "", "| target | measured | status |", "|---|---:|---|"]
     for t in targets(bench):
         L.append(f"| {t['target']} | {t['measured'] or '–'} | {t['status']} |")
@@ -989,6 +1103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also the network rows: minimal example and the 2→3→2 net at 250/500/1000 iterations "
                          "(with --smoke: tiny versions)")
     ap.add_argument("--only-networks", action="store_true", help="the network rows and nothing else")
+    ap.add_argument("--grading-files", type=int, default=None,
+                    help=f"submissions in the grading folder, 5%% hostile [default: {GRADING_FILES}; "
+                         f"--smoke: {SMOKE_GRADING_FILES}; 0: no grading rows]")
+    ap.add_argument("--only-grading", action="store_true", help="the grading rows and nothing else")
     ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     ap.add_argument("--openpyxl-writer", nargs=2, metavar=("SPEC", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -1029,8 +1147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "metadata sheet; gdsheet's files carry all of these")
         try:
             bench.warm_up(engines)
-            for n in ([] if args.only_networks else sizes):
+            for n in ([] if args.only_networks or args.only_grading else sizes):
                 bench.size(n, engines)
+            grading = args.grading_files if args.grading_files is not None else \
+                (SMOKE_GRADING_FILES if args.smoke else GRADING_FILES)
+            if grading > 0 and not args.only_networks:
+                bench.grade(grading, GRADING_HOSTILE_EVERY, [1, 2])
             if args.networks or args.only_networks:
                 for label, gen_args in (SMOKE_NETWORK_CASES if args.smoke else NETWORK_CASES):
                     bench.network(label, gen_args, engines)
@@ -1045,6 +1167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     if args.json:
         raw = {"machine": info, "sizes": sizes, "engine_sizes": bench.engine_sizes, "repeat": args.repeat,
+               "grading": bench.grading,
                "results": [asdict(bench.results[n]) for n in sorted(bench.results)],
                "targets": targets(bench), "failures": bench.failures, "notes": bench.notes}
         Path(args.json).write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
