@@ -8,6 +8,12 @@ The Python API mirrors the command line::
     gdsheet.verify("q.xlsx").ok   # True
     gdsheet.recalc("any.xlsx")    # RecalcReport: every formula recalculated, cached values checked
     gdsheet.recalc_frames("any.xlsx")  # {sheet: DataFrame of recalculated values}
+
+    # the classroom
+    gdsheet.template("quadratic", "student.xlsx", key="key.xlsx")
+    keys = gdsheet.roster_templates("quadratic", "roster.csv", "templates/", seed="2026")
+    gdsheet.check("submission.xlsx").text()               # CheckResult: status, score, diagnoses
+    gdsheet.grade("submissions/", keys, "gradebook.csv")  # Gradebook
 """
 
 from typing import Any
@@ -16,7 +22,9 @@ __version__ = "0.1.0"
 
 _RECALC = ("recalc", "recalc_frames", "RecalcReport")
 
-__all__ = ["__version__", "generate", "layout", "read", "verify", "Report", "VerifyError", *_RECALC]
+_CLASSROOM = ("template", "roster_templates", "check", "grade")
+
+__all__ = ["__version__", "generate", "layout", "read", "verify", "Report", "VerifyError", *_RECALC, *_CLASSROOM]
 
 
 def __getattr__(name: str) -> Any:
