@@ -149,12 +149,13 @@ def test_first_update_worked_by_hand(tmp_path):
         assert ps[(2, pheaders[header])] == v1 and ps[(3, pheaders[header])] == v2, header
     # the formulas a student reads
     f = wb.sheet("Passes").formulas
-    assert f[(2, pheaders["z(h1)"])].text == "C2*INDEX(Iterations!$B:$B,A2+2)+INDEX(Iterations!$D:$D,A2+2)"
-    assert f[(2, pheaders["δ(h2)"])].text == "(J2*INDEX(Iterations!$G:$G,A2+2))*IF(E2>0,1,0)"
+    assert f[(2, pheaders["z(h1)"])].text == "C2*INDEX(Iterations!$B$1:$B$3,A2+2)+INDEX(Iterations!$D$1:$D$3,A2+2)"
+    assert f[(2, pheaders["δ(h2)"])].text == "(J2*INDEX(Iterations!$G$1:$G$3,A2+2))*IF(E2>0,1,0)"
     fi = wb.sheet("Iterations").formulas
     assert fi[(3, headers["w(x1→h1)"])].text == "B2-learning_rate*J2"
     assert fi[(2, headers["∂L/∂w(x1→h1)"])].text == \
-        "SUMPRODUCT(INDEX(Passes!$C:$C,Q2):INDEX(Passes!$C:$C,R2),INDEX(Passes!$K:$K,Q2):INDEX(Passes!$K:$K,R2))" \
+        "SUMPRODUCT(INDEX(Passes!$C$1:$C$5,Q2):INDEX(Passes!$C$1:$C$5,R2)," \
+        "INDEX(Passes!$K$1:$K$5,Q2):INDEX(Passes!$K$1:$K$5,R2))" \
         "/observations"
 
 

@@ -650,9 +650,14 @@ class Network(Exercise):
         slots = shape.slots()
         weight_col = {s.key: 2 + i for i, s in enumerate(slots)}
 
+        # Lookups address bounded columns (Iterations!$B$1:$B$202, not $B:$B): the same O(1) INDEX in
+        # Excel and LibreOffice, but Gnumeric recalculates whole-column references in time growing with
+        # the square of the iterations (measured: 250 iterations × 100 observations, 68 s vs 19 s).
+        it_end, data_end, ps_end = T + 2, N + 1, (T + 1) * N + 1
+
         def W(key: str) -> str:
             letter = col_letter(weight_col[key])
-            return f"INDEX({it_q}!${letter}:${letter},{{iteration}}+2)"
+            return f"INDEX({it_q}!${letter}$1:${letter}${it_end},{{iteration}}+2)"
 
         # ---- Passes: one row per (iteration, observation)
         pcols: list[Column] = [
@@ -669,7 +674,8 @@ class Network(Exercise):
 
         for i in range(n):
             letter = col_letter(2 + i)
-            pcol(f"x{i + 1}", f"x{i + 1}", f"=INDEX(Data!${letter}:${letter},{{observation}}+1)", _ABOUT_PASSES["x"])
+            pcol(f"x{i + 1}", f"x{i + 1}", f"=INDEX(Data!${letter}$1:${letter}${data_end},{{observation}}+1)",
+                 _ABOUT_PASSES["x"])
         for j in range(h):
             terms = "+".join(f"{{x{i + 1}}}*{W(f'w1_{i + 1}_{j + 1}')}" for i in range(n))
             pcol(f"z{j + 1}", f"z(h{j + 1})", f"={terms}+{W(f'b1_{j + 1}')}", _ABOUT_PASSES["z"])
@@ -701,7 +707,8 @@ class Network(Exercise):
                      _ABOUT_PASSES["y"] + " (linear): Σ inputs × weights + bias")
         for o in range(k):
             letter = col_letter(2 + n + o)
-            pcol(f"t{o + 1}", f"t{o + 1}", f"=INDEX(Data!${letter}:${letter},{{observation}}+1)", _ABOUT_PASSES["t"])
+            pcol(f"t{o + 1}", f"t{o + 1}", f"=INDEX(Data!${letter}$1:${letter}${data_end},{{observation}}+1)",
+                 _ABOUT_PASSES["t"])
         for o in range(k):
             pcol(f"e{o + 1}", f"e{o + 1}", f"={{y{o + 1}}}-{{t{o + 1}}}", _ABOUT_PASSES["e"])
         if out_act == "sigmoid":
@@ -719,7 +726,8 @@ class Network(Exercise):
 
         def prange(key: str) -> str:
             letter = col_letter(passes.column_index(key))
-            return f"INDEX({ps_q}!${letter}:${letter},{{first}}):INDEX({ps_q}!${letter}:${letter},{{last}})"
+            column = f"{ps_q}!${letter}$1:${letter}${ps_end}"
+            return f"INDEX({column},{{first}}):INDEX({column},{{last}})"
 
         # ---- Iterations: one row per iteration
         icols: list[Column] = [Column("iteration", "iteration", np.arange(T + 1, dtype=float), number_format="0",
@@ -738,8 +746,8 @@ class Network(Exercise):
                                                         "row's value minus η × the previous row's gradient."))
         e_first, e_last = col_letter(passes.column_index("e1")), col_letter(passes.column_index(f"e{k}"))
         icols.append(Column("loss", "loss L", tr.loss,
-                            formula=f"=SUMSQ(INDEX({ps_q}!${e_first}:${e_first},{{first}}):"
-                                    f"INDEX({ps_q}!${e_last}:${e_last},{{last}}))/(2*observations)",
+                            formula=f"=SUMSQ(INDEX({ps_q}!${e_first}$1:${e_first}${ps_end},{{first}}):"
+                                    f"INDEX({ps_q}!${e_last}$1:${e_last}${ps_end},{{last}}))/(2*observations)",
                             number_format="0.000000", width=12, scale=tr.loss_scale,
                             explanation="L = Σ e² / 2N over the iteration's rows of the passes sheet, every "
                                         "output's error."))
@@ -827,8 +835,8 @@ class Network(Exercise):
                        "Charts: the loss and the hidden units' incoming weights by iteration. Parameters: the "
                        "learning rate (named learning_rate) and how the workbook was made."),
             ("How the sheets meet", f"A row of {ps} looks up its iteration's weights with "
-                                    f"INDEX({quote(it)}!$B:$B, iteration+2) (row k+2 holds iteration k) and its "
-                                    "observation with INDEX(Data!$B:$B, observation+1). A row of "
+                                    f"INDEX({quote(it)}!$B$1:$B$…, iteration+2) (row k+2 holds iteration k) and "
+                                    "its observation with INDEX(Data!$B$1:$B$…, observation+1). A row of "
                                     f"{it} adds up its own block of {ps} (rows first..last) with "
                                     "SUMPRODUCT(INDEX(..,first):INDEX(..,last), …). Every cell does O(1) or O(N) "
                                     "work, so recalculation grows linearly with the number of iterations."),
