@@ -187,9 +187,9 @@ def test_typed_numbers_are_not_formulas(lesson, tmp_path):
 
 
 def test_the_table_is_found_wherever_the_student_put_it(lesson, tmp_path):
-    path = fill(lesson[0], tmp_path / "moved.xlsx", order=["iteration", "grad", "x", "fx", "distance", "step", "closed"],
-                top=4, left=2, notes_column=True, header=lambda h: h.upper().replace("_", " "), rename="My work",
-                extra_rows=5)
+    path = fill(lesson[0], tmp_path / "moved.xlsx",
+                order=["iteration", "grad", "x", "fx", "distance", "step", "closed"], top=4, left=2,
+                notes_column=True, header=lambda h: h.upper().replace("_", " "), rename="My work", extra_rows=5)
     result = check(path)
     assert result.status == "graded", result.text()
     assert result.table == "'My work'!C4 (sheet 'Iterations' renamed)"

@@ -76,7 +76,8 @@ def saved(tmp_path_factory) -> dict[str, object]:
     t = folder / "templates" / "ana.xlsx"
     filled = folder / "filled"
     filled.mkdir()
-    made = [fill(t, filled / f"{name}.xlsx", **how) for name, how in students(keys.student("ana").params["lr"]).items()]
+    how_they_fill = students(keys.student("ana").params["lr"])
+    made = [fill(t, filled / f"{name}.xlsx", **how) for name, how in how_they_fill.items()]
     made.append(shutil.copy(folder / "templates" / "ben.xlsx", filled / "ben-template.xlsx"))
     outs = libreoffice_batch([Path(p) for p in made], folder / "saved")
     return {"filled": filled, "saved": folder / "saved", "keys": kpath, "outs": outs, "folder": folder}

@@ -208,8 +208,8 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
     _causes(cells)
     if stale:
         notes.append(f"{stale} formula cell{'s' if stale != 1 else ''} (first {stale_first}) "
-                     f"hold{'' if stale != 1 else 's'} a saved value that differs from what the formula computes: the file was saved without recalculating; "
-                     "the formulas are what is checked")
+                     f"hold{'' if stale != 1 else 's'} a saved value that differs from what the formula "
+                     "computes: the file was saved without recalculating; the formulas are what is checked")
     return Diagnosis(cells, located, notes)
 
 

@@ -298,7 +298,8 @@ def file_stem(student: str) -> str:
 def write_roster(exercise: str, roster: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                  seed: str | int, keys: str | os.PathLike[str] | None = None, params: dict[str, Any] | None = None,
                  blank: Blank | str = Blank(), course: str = "", id_column: str | None = None,
-                 key_dir: str | os.PathLike[str] | None = None, rubric: dict[str, Any] | None = None) -> tuple[Keys, Path]:
+                 key_dir: str | os.PathLike[str] | None = None, rubric: dict[str, Any] | None = None
+                 ) -> tuple[Keys, Path]:
     """One template per roster student in ``out_dir`` and one keys file (default: ``<out_dir>.keys.json``,
     beside the folder so it is not handed out with it); returns (keys, keys path)."""
     ex = get_exercise(exercise)
