@@ -8,6 +8,7 @@ students saved through LibreOffice are in test_classroom_engines.py.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from gdsheet.classroom import Keys, Rubric, check, grade, write_roster, write_te
 from gdsheet.classroom.grade import run_limited
 from gdsheet.classroom.template import Blank, RosterError, student_params
 from gdsheet.cli import main
-from gdsheet.exercises import get
+from gdsheet.exercises import EXERCISES, get
 from gdsheet.workbook.metadata import parse_metadata
 from gdsheet.workbook.reader import read_workbook
 from students import fill, formula
@@ -415,3 +416,24 @@ def test_network_variants_templates_and_carried_forward_errors(net, tmp_path):
     assert counts["wrong"] == 1 and counts["carried_forward"] > 500 and set(counts) == {"wrong", "carried_forward",
                                                                                          "correct"}
     assert result.score == result.max_score - 1
+
+
+SMALL = {"quadratic": {"steps": 6}, "network": {"steps": 3, "observations": 4},
+         "linear": {"steps": 3, "observations": 4}, "symmetry": {"steps": 3, "observations": 4}}
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_every_exercise_has_templates_that_check(exercise, tmp_path):
+    w = write_template(exercise, tmp_path / "t.xlsx", key=tmp_path / "k.xlsx", params=SMALL.get(exercise, {}))
+    empty, full = check(w.template), check(tmp_path / "k.xlsx")
+    assert set(empty.counts()) == {"missing"} and empty.max_score > 0
+    assert full.status == "graded" and full.score == empty.max_score
+
+
+def test_a_big_exercise_is_read_past_the_usual_row_cap(tmp_path, monkeypatch):
+    from gdsheet.workbook import safety
+
+    small = dataclasses.replace(safety.SUBMISSION_LIMITS, max_row=50)
+    w = write_template("quadratic", tmp_path / "t.xlsx", key=tmp_path / "k.xlsx", params={"steps": 80})
+    result = check(tmp_path / "k.xlsx", limits=small)
+    assert result.status == "graded" and result.max_score == 6 * 80

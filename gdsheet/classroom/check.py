@@ -17,6 +17,7 @@ scored with the rubric (:mod:`.rubric`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -39,6 +40,9 @@ from .locate import TableNotFound
 from .report import CheckResult
 from .rubric import Rubric
 from .template import Blank, file_stem
+
+
+MARGIN_ROWS = 1_000  # rows read beyond an exercise's last row (the table may not start at row 1)
 
 
 class CheckError(ValueError):
@@ -234,7 +238,7 @@ def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = 
     except MemoryError:
         result.message = "the workbook needs more memory than the limit allows"
         return result
-    _check(result, wb, p, key, keys, student, rubric, tolerance)
+    _check(result, wb, p, key, keys, student, rubric, tolerance, limits)
     if feedback is not None:
         from .feedback import write_feedback
 
@@ -243,7 +247,7 @@ def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = 
 
 
 def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | None, student: str | None,
-           rubric: Rubric | None, tolerance: Tolerance) -> None:
+           rubric: Rubric | None, tolerance: Tolerance, limits: Limits) -> None:
     emb = embedded(wb)
     unmatched = ""
     try:
@@ -277,6 +281,13 @@ def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | No
     except (ValueError, OSError) as exc:
         result.status, result.message = "unreadable", f"cannot build the reference: {exc}"
         return
+    need = max((sl.table.top + sl.table.n_rows for sl in layout.sheets if sl.table is not None), default=0)
+    if wb.limited and need + MARGIN_ROWS > limits.max_row:  # a big exercise: read again with room for it
+        try:
+            wb = read_workbook(p, limits=dataclasses.replace(limits, max_row=min(1_048_576, need + MARGIN_ROWS)))
+        except (UnreadableWorkbook, MemoryError) as exc:
+            result.status, result.message = "unreadable", str(exc).removeprefix(f"{p.name}: ")
+            return
     try:
         diag = diagnose(wb, layout, ref.blank, tolerance=tolerance)
     except TableNotFound as exc:
