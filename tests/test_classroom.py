@@ -166,6 +166,7 @@ def test_one_wrong_row_is_named_and_what_follows_is_carried_forward(lesson, tmp_
     assert result.score == 359
     text = result.text()
     assert "Iterations!B12 (x_k): wrong — expected" in text and "from =B11-learning_rate*D11*2" in text
+    assert "x_k: Row 0 is the starting point" in text  # what the column computes, in words
     assert f"{counts['carried_forward']} cells are wrong only because an earlier cell is" in text
 
 
@@ -225,7 +226,8 @@ def test_json_report(lesson, tmp_path, capsys):
     assert data["mistakes"][0] == {"cell": "Iterations!E5", "column": "step η·f′(x_k)", "key": "step",
                                    "iteration_row": 3, "kind": "typed", "expected": pytest.approx(expected, rel=1e-12),
                                    "found": 0.5, "formula": None, "expected_formula": "=learning_rate*D5",
-                                   "scored": True, "note": "a typed value where a formula is expected"}
+                                   "scored": True, "note": "a typed value where a formula is expected",
+                                   "explanation": "How far the next row moves: the learning rate times the slope."}
 
 
 def test_feedback_copy_marks_cells_and_never_touches_the_original(lesson, tmp_path, capsys):

@@ -100,7 +100,8 @@ class CellCheck:
     expected: Any
     found: Any = None
     formula: str | None = None  # the student's formula, "=..."
-    expected_formula: str | None = None  # the key's formula written at the student's cell, "=..."
+    expected_formula: str | None = None  # the key's formula written at the student's cell, "=..." (JSON only)
+    explanation: str = ""  # what the column computes, in words (the layout's Column.explanation)
     scored: bool = True  # a cell the template left blank (given cells are checked, not scored)
     note: str = ""  # what to look at: the typed constant, where an error came from ...
     points: float = 0.0
@@ -199,10 +200,13 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
     if pending:
         _carried_forward(wb, layout, located, ev, pending, tolerance)
     fills: dict[int, Any] = {}
+    explanations = {(sl.name, c.key): c.explanation for sl in layout.sheets if sl.table is not None
+                    for c in sl.table.columns}
     for chk, template, table, lr, loc, f in texts:  # formula texts, for people: only where something is wrong
         if chk.kind == "correct":
             continue
         chk.expected_formula = _render_at(template, table, lr, loc)
+        chk.explanation = explanations.get((chk.table, chk.key), "")
         if f is not None:
             chk.formula = "=" + _text_at(f, chk.row, chk.col, fills)
     _causes(cells)

@@ -87,11 +87,12 @@ def write_feedback(src: str | os.PathLike[str], result: CheckResult, out: str | 
     rows.append([])
     mistakes = result.mistakes()
     if mistakes:
-        rows.append(["cell", "column", "what", "expected", "found", "formula", "the key computes", "why"])
+        rows.append(["cell", "column", "what", "expected", "found", "your formula", "note",
+                     "what the column computes"])
         header_row = len(rows)
         for c in mistakes[:MAX_LISTED]:
             rows.append([c.cell, c.header, _KIND_TEXT.get(c.kind, c.kind), _plain(c.expected), _plain(c.found),
-                         c.formula or "", c.expected_formula or "", c.note])
+                         c.formula or "", c.note, c.explanation])
         if len(mistakes) > MAX_LISTED:
             rows.append([f"... and {len(mistakes) - MAX_LISTED} more"])
     else:
@@ -111,7 +112,7 @@ def write_feedback(src: str | os.PathLike[str], result: CheckResult, out: str | 
             c = mistakes[r - header_row - 1]
             if c.sheet in book.sheetnames and c.sheet != name:
                 ws.cell(row=r, column=1).hyperlink = f"#{c.cell}"
-    for letter, width in zip("ABCDEFGH", (18, 16, 22, 14, 14, 28, 28, 60)):
+    for letter, width in zip("ABCDEFGH", (18, 16, 22, 14, 14, 28, 50, 60)):
         ws.column_dimensions[letter].width = width
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".gdsheet-feedback-", suffix=".xlsx", dir=out.parent)
@@ -142,10 +143,8 @@ def _comment(c: Any) -> str:
         lines.append(f"Expected {fmt(c.expected)}" + (f", found {fmt(c.found)}." if c.found is not None else "."))
     if c.formula:
         lines.append(f"Your formula: {c.formula}")
-    if c.expected_formula and c.kind != "missing":
-        lines.append(f"The key computes: {c.expected_formula}")
-    elif c.expected_formula:
-        lines.append(f"For example: {c.expected_formula}")
     if c.note:
         lines.append(c.note)
+    if c.explanation:
+        lines.append(f"This column: {c.explanation}")
     return "\n".join(lines)

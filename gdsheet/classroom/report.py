@@ -39,7 +39,7 @@ _KIND_TEXT = {
     "external": "link to another file",
 }
 _HINT = {
-    "wrong": "compare the formula with what the column must compute (sheet Task)",
+    "wrong": "compare the formula with what the column computes (sheet Task)",
     "hardcoded": "refer to the named input cell instead of typing its number",
     "typed": "type a formula starting with =, not its result",
     "error": "look at what the formula divides by or refers to",
@@ -90,7 +90,7 @@ class CheckResult:
     def exit_code(self) -> int:
         if self.status == "graded":
             return 0
-        if self.status in ("mistakes", "wrong-variant", "unmatched"):
+        if self.graded:  # mistakes, wrong-variant, unmatched: graded all the same
             return 1
         return 2
 
@@ -127,8 +127,14 @@ class CheckResult:
         groups = _groups(self.mistakes())
         if groups:
             lines.append("first mistakes:")
+            explained: set[tuple[str, str]] = set()
             for g in groups[:limit]:
                 lines.append("  " + (_group_line(g) if isinstance(g[0], CellCheck) else _empty_line(g)))
+                c = g[0] if isinstance(g[0], CellCheck) else None
+                if c is not None and c.kind in ("wrong", "error") and c.explanation and \
+                        (c.table, c.key) not in explained:
+                    explained.add((c.table, c.key))
+                    lines.append(f"      {c.header}: {c.explanation}")
             if len(groups) > limit:
                 rest = sum(len(g) if isinstance(g[0], CellCheck) else sum(map(len, g)) for g in groups[limit:])
                 lines.append(f"  ... and {rest} more cells in {len(groups) - limit} more places")
@@ -170,7 +176,8 @@ def _jsonable(v: Any) -> Any:
 def _cell_dict(c: CellCheck) -> dict[str, Any]:
     return {"cell": c.cell, "column": c.header, "key": c.key, "iteration_row": c.index, "kind": c.kind,
             "expected": _jsonable(c.expected), "found": _jsonable(c.found), "formula": c.formula,
-            "expected_formula": c.expected_formula, "scored": c.scored, "note": c.note}
+            "expected_formula": c.expected_formula, "scored": c.scored, "note": c.note,
+            "explanation": c.explanation}
 
 
 def _line(c: CellCheck) -> str:
@@ -230,12 +237,8 @@ def _group_line(g: list[CellCheck]) -> str:
         text += f" — expected {fmt(c.expected)}, found {fmt(c.found)}"
         if c.formula:
             text += f" from {c.formula}"
-        if c.expected_formula:
-            text += f"; the key computes {c.expected_formula}"
     elif c.kind == "typed":
         text += f" — {fmt(c.found)} typed where a formula is expected"
-        if c.expected_formula:
-            text += f" (e.g. {c.expected_formula})"
     elif c.kind == "missing":
         text += f" — {c.note}" if c.note else ""
     elif c.note:
@@ -245,6 +248,6 @@ def _group_line(g: list[CellCheck]) -> str:
     if not c.scored:
         text += " [a given cell was changed]"
     hint = _HINT.get(c.kind)
-    if hint and c.kind not in ("hardcoded",):
+    if hint and c.kind not in ("hardcoded", "wrong", "error"):
         text += f"; {hint}"
     return text
