@@ -8,8 +8,9 @@ first and active, gives the score, the counts and the list of mistakes with
 links to their cells.  The submission itself is only read: the copy is
 written to another path (atomically), never over the original.
 
-openpyxl drops what it does not model (charts, images); macros and links to
-other workbooks are not carried into the copy.  A workbook too large to
+openpyxl keeps the sheets, formulas, names and the charts it can read, and
+drops what it does not model (images, some chart formatting); macros and
+links to other workbooks are not carried into the copy.  A workbook too large to
 mark up cell by cell (over ``MAX_CELLS`` cells) gets the Feedback sheet alone.
 """
 
