@@ -669,3 +669,32 @@ def test_zero_snap_only_for_the_whole_formula() -> None:
     assert vals[(4, 1)] == "()"
     assert vals[(5, 1)] == tiny  # a defined name is not the cell's own final operation
     assert vals[(6, 1)] == tiny
+
+
+def test_range_aggregates_filled_down_are_computed_once_per_column() -> None:
+    # =A2/MAX(A:A) and a share of a fixed total, 20,000 rows: without memoising the range
+    # aggregate this is 400 million cell reads
+    n = 20_000
+    s = Sheet("S")
+    for r in range(1, n + 1):
+        s.values[(r, 1)] = float(r)
+        s.formulas[(r, 2)] = Formula(f"A{r}/MAX(A:A)", r, 2)
+        s.formulas[(r, 3)] = Formula(f"A{r}/SUM(A$1:A${n})+SUM($A$1:$A$3)", r, 3)
+        s.formulas[(r, 4)] = Formula(f"C{r}/MAX(C:C)", r, 4)  # waits for the whole of column C
+    t0 = time.perf_counter()
+    vals = evaluate(Workbook(sheets={"S": s}), strict=True).values["S"]
+    assert time.perf_counter() - t0 < 20
+    total = n * (n + 1) / 2
+    assert vals[(n, 2)] == 1.0 and vals[(7, 2)] == 7 / n
+    assert vals[(5, 3)] == 5 / total + 6.0
+    assert vals[(n, 4)] == 1.0
+    # a range that moves with the row is read afresh on every row
+    small = book({("S", r, 2): f"SUM($A$1:A{r})" for r in range(1, 6)},
+                 {"S": {(r, 1): float(r) for r in range(1, 6)}})
+    assert [evaluate(small).values["S"][(r, 2)] for r in range(1, 6)] == [1.0, 3.0, 6.0, 10.0, 15.0]
+
+
+def test_volatile_calls_are_never_memoised() -> None:
+    wb = book({("S", r, 2): "RAND()+SUM($A$1:$A$2)" for r in range(1, 6)}, {"S": {(1, 1): 1.0, (2, 1): 2.0}})
+    vals = evaluate(wb).values["S"]
+    assert len({vals[(r, 2)] for r in range(1, 6)}) == 5
