@@ -41,6 +41,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
@@ -229,7 +230,7 @@ def recalc(path: str | os.PathLike[str], sheets: Iterable[str] | None = None, *,
     problems = _cells(ev.problems, targets)  # not computed: never compared, never written
     volatile = _cells(ev.volatile, targets)  # computed (or kept): written when new, never compared
     scale = _Scale(wb, ev, tolerance)
-    updates: dict[str, dict[CellKey, Any]] = {}
+    updates: dict[str, _Changes] = {}
     for sheet in targets:
         updates[sheet.name] = _check_sheet(report, sheet, ev.values.get(sheet.name, {}),
                                            problems.get(sheet.name, set()), volatile.get(sheet.name, set()),
@@ -246,7 +247,7 @@ def recalc(path: str | os.PathLike[str], sheets: Iterable[str] | None = None, *,
         counts = write_cached_values(path, output, updates)
         report.output = str(output)
         report.written = sum(counts.values())
-        planned = sum(len(u) for u in updates.values())
+        planned = sum(u.count for u in updates.values())
         if report.written < planned:
             report.notes.append(f"{planned - report.written} recalculated values could not be written: their cells "
                                 "are not in the file (e.g. the rest of an array formula saved by openpyxl)")
@@ -265,15 +266,49 @@ def _cells(found: list[Problem], targets: list[Sheet]) -> dict[str, set[CellKey]
     return out
 
 
+class _Changes(Mapping[CellKey, Any]):
+    """The recalculated values that differ from the cached ones (what ``-o`` writes), as a
+    read-only view: a million-row sheet needs no second dict of millions of entries."""
+
+    def __init__(self, values: dict[CellKey, Any], cached: dict[CellKey, Any], skip: set[CellKey]) -> None:
+        self.values, self.cached, self.skip = values, cached, skip
+        get = cached.get
+        self.count = sum(1 for k, v in values.items()
+                         if k not in skip and ((c := get(k)) is None or c.__class__ is not v.__class__ or c != v))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        v = self.values.get(key, _NOTHING)
+        if v is _NOTHING or key in self.skip:
+            return default
+        c = self.cached.get(key)
+        if c is not None and c.__class__ is v.__class__ and c == v:
+            return default
+        return v
+
+    def __getitem__(self, key: CellKey) -> Any:
+        v = self.get(key, _NOTHING)
+        if v is _NOTHING:
+            raise KeyError(key)
+        return v
+
+    def __iter__(self) -> Iterator[CellKey]:
+        return (k for k in self.values if self.get(k, _NOTHING) is not _NOTHING)
+
+    def __len__(self) -> int:
+        return self.count
+
+
+_NOTHING = object()
+
+
 def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any], problems: set[CellKey],
                  volatile: set[CellKey], scale: "_Scale", tolerance: Tolerance,
-                 max_listed: int) -> dict[CellKey, Any]:
+                 max_listed: int) -> _Changes:
     """Compare one sheet's recalculated formula cells with their cached values; return
     the values to write into a fresh copy (those that changed)."""
     report.formula_cells += len(values)
     get = sheet.values.get
-    updates = {k: v for k, v in values.items()
-               if k not in problems and ((c := get(k)) is None or c.__class__ is not v.__class__ or c != v)}
+    updates = _Changes(values, sheet.values, problems)
     skip = problems | volatile
     keys = [k for k in values if k not in skip] if skip else list(values)
     report.not_compared += len(values) - len(keys)

@@ -114,8 +114,20 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-_FAST_CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]+)"')
+_FAST_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]+)"')
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.\-]*:c[\s/>]")
+_LETTERS: dict[bytes, int] = {}
+_ABSENT = object()
+
+
+def _col(letters: bytes) -> int:
+    n = _LETTERS.get(letters)
+    if n is None:
+        n = 0
+        for ch in letters:
+            n = n * 26 + ch - 64
+        _LETTERS[letters] = n
+    return n
 
 
 def _fast_body(body: bytes, v: bytes) -> bytes:
@@ -139,16 +151,23 @@ def _fast_body(body: bytes, v: bytes) -> bytes:
     return v + body
 
 
-def _rewrite_fast(chunk: bytes, updates: dict[bytes, Update], done: list[int]) -> bytes:
+def _rewrite_fast(chunk: bytes, cells: Mapping[tuple[int, int], Any], done: list[int]) -> bytes:
     """The common layout (every cell ``<c r="..."``, no namespace prefix): find the cells to
-    update by their reference and splice them, leaving every other byte where it is."""
+    update by their reference and splice in the new value, leaving every other byte where
+    it is.  The value is formatted only for the cells that have one (numbers inline)."""
     out = []
     last = 0
-    get = updates.get
+    get = cells.get
+    absent = _ABSENT
     for m in _FAST_CELL.finditer(chunk):
-        new = get(m.group(1))
-        if new is None:
+        value = get((int(m.group(2)), _col(m.group(1))), absent)
+        if value is absent:
             continue
+        if value.__class__ is float and value - value == 0.0 and value != 0.0:
+            t_attr = b""
+            v_text = (str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else repr(value)).encode()
+        else:
+            t_attr, v_text = xml_value(value)
         start = m.start()
         gt = chunk.index(b">", m.end())
         if chunk[gt - 1] == 0x2F:  # "/": <c r="B7" s="1"/>
@@ -157,10 +176,18 @@ def _rewrite_fast(chunk: bytes, updates: dict[bytes, Update], done: list[int]) -
             close = chunk.index(b"</c>", gt)
             attrs, body, end = chunk[start + 2:gt], chunk[gt + 1:close], close + 4
         if b" t=" in attrs:
+            inline = b"inlineStr" in attrs
             attrs = _T_ATTR.sub(b"", attrs)
-        t_attr, v_text = new
+        else:
+            inline = False
+        i = body.find(b"<v>")
+        if i >= 0 and not inline:  # the usual <f>..</f><v>old</v>: the value in place
+            j = body.find(b"</v>", i)
+            body = body[:i + 3] + v_text + body[j:]
+        else:
+            body = _fast_body(body, b"<v>" + v_text + b"</v>")
         out.append(chunk[last:start])
-        out.append(b"<c" + attrs + t_attr + b">" + _fast_body(body, b"<v>" + v_text + b"</v>") + b"</c>")
+        out.append(b"<c" + attrs + t_attr + b">" + body + b"</c>")
         last = end
         done[0] += 1
     if not out:
@@ -188,15 +215,20 @@ def _rewrite(m: re.Match[bytes], updates: dict[bytes, Update], done: list[int]) 
     return b"<" + pfx + b"c" + _T_ATTR.sub(b"", attrs) + t_attr + b">" + body + b"</" + pfx + b"c>"
 
 
-def _rewrite_stream(src: Any, dst: Any, updates: dict[bytes, Update]) -> int:
+def _rewrite_stream(src: Any, dst: Any, cells: Mapping[tuple[int, int], Any]) -> int:
     done = [0]
+    updates: dict[bytes, Update] | None = None  # for the general path, made when first needed
 
     def sub(chunk: bytes) -> bytes:
         plain = chunk.count(b'<c r="')
         if plain == chunk.count(b"<c ") + chunk.count(b"<c>") + chunk.count(b"<c/") and (
                 plain or not _PREFIXED_CELL.search(chunk)):
-            return _rewrite_fast(chunk, updates, done)
-        return _CELL.sub(lambda m: _rewrite(m, updates, done), chunk)
+            return _rewrite_fast(chunk, cells, done)
+        nonlocal updates
+        if updates is None:
+            updates = _updates(cells)
+        table = updates
+        return _CELL.sub(lambda m: _rewrite(m, table, done), chunk)
 
     buf = b""
     while True:
@@ -253,14 +285,14 @@ def write_cached_values(src: str | os.PathLike[str], dst: str | os.PathLike[str]
     try:
         with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", allowZip64=True) as zout:
             parts = sheet_parts(zin)
-            by_part: dict[str, tuple[str, dict[bytes, Update]]] = {}
+            by_part: dict[str, tuple[str, Mapping[tuple[int, int], Any]]] = {}
             for sheet, cells in values.items():
                 part = parts.get(sheet)
                 if part is None:
                     raise ValueError(f"{src.name}: no sheet named {sheet!r}")
                 counts[sheet] = 0
                 if cells:
-                    by_part[part] = (sheet, _updates(cells))
+                    by_part[part] = (sheet, cells)
             for info in zin.infolist():
                 out_info = _copy_info(info)
                 big = info.file_size > 0x7FFF0000
