@@ -439,3 +439,18 @@ def test_a_big_exercise_is_read_past_the_usual_row_cap(tmp_path, monkeypatch):
     w = write_template("quadratic", tmp_path / "t.xlsx", key=tmp_path / "k.xlsx", params={"steps": 80})
     result = check(tmp_path / "k.xlsx", limits=small)
     assert result.status == "graded" and result.max_score == 6 * 80
+
+
+def test_network_with_a_data_file(tmp_path):
+    """The data of a --data file live on the Data sheet, not in the metadata: every way of checking
+    still finds them (keys file, key workbook, the submission itself)."""
+    (tmp_path / "data.csv").write_text("x1,x2,t1\n0.1,0.2,0.3\n-0.5,0.4,0.1\n0.9,-0.7,0.2\n")
+    keys, kpath = write_roster("network", roster(tmp_path / "roster.csv", 2), tmp_path / "templates", seed=4,
+                               key_dir=tmp_path / "keys", params={"data": str(tmp_path / "data.csv"), "hidden": 2,
+                                                                  "steps": 3})
+    key = tmp_path / "keys" / "s002.key.xlsx"
+    template = tmp_path / "templates" / "s002.xlsx"
+    assert check(key, keys=kpath).status == "graded"
+    assert check(key).status == "graded"
+    assert set(check(template, key=key).counts()) == {"missing"}
+    assert check(template).variant == keys.student("s002").variant

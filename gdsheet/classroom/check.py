@@ -90,6 +90,7 @@ class Reference:
     variant: str
     matched_by: str = ""
     roster: dict[str, str] | None = None
+    inputs_from: Workbook | None = None  # a workbook whose data sheet completes the parameters (see _layout)
 
 
 def match(keys: Keys, emb: Embedded | None, path: str | os.PathLike[str], student: str | None = None
@@ -151,7 +152,7 @@ def _resolve(emb: Embedded | None, key: str | os.PathLike[str] | None, keys: Key
         ex = _exercise(kemb.exercise)
         params = _params(ex, kemb.params)
         return Reference(ex, params, Blank.parse(kemb.more.get("blank")), kemb.student,
-                         variant_id(ex.name, params), "key")
+                         variant_id(ex.name, params), "key", inputs_from=kwb)
     if keys is not None:
         if emb is not None and emb.exercise != keys.exercise and emb.exercise in EXERCISES:
             raise CheckError("not-this-exercise", f"a {emb.exercise} workbook; the keys are for the "
@@ -179,7 +180,28 @@ def _resolve(emb: Embedded | None, key: str | os.PathLike[str] | None, keys: Key
     ex = _exercise(emb.exercise)
     params = _params(ex, emb.params)
     return Reference(ex, params, Blank.parse(emb.more.get("blank")), emb.student, variant_id(ex.name, params),
-                     "embedded")
+                     "embedded", inputs_from=_SUBMISSION)
+
+
+_SUBMISSION: Any = object()  # Reference.inputs_from: the submission itself
+
+
+def _layout(ref: Reference, wb: Workbook) -> Any:
+    """The reference layout.  Data read from a file at generation (a network's ``--data``) is not in
+    the metadata but on the workbook's Data sheet: then the exercise reads it from the key (or,
+    checking a file against itself, from the file), keeping every named input at its generated value."""
+    ex = ref.exercise
+    try:
+        return ex.layout(ref.params)
+    except ValueError:
+        source = wb if ref.inputs_from is _SUBMISSION else ref.inputs_from
+        if source is None:
+            raise
+    params, _, _ = ex.from_workbook(ref.params, source)
+    for prm in ex.params:
+        if prm.in_workbook and prm.live:
+            params[prm.key] = ref.params[prm.key]
+    return ex.layout(params)
 
 
 class _Unmatched(Exception):
@@ -277,8 +299,8 @@ def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | No
             wrong_variant = f"the file is variant {their}{whose}, {ref.student or 'this student'}'s is " \
                             f"{ref.variant}: graded against {ref.variant}"
     try:
-        layout = ex.layout(ref.params)
-    except (ValueError, OSError) as exc:
+        layout = _layout(ref, wb)
+    except (ValueError, OSError, KeyError) as exc:
         result.status, result.message = "unreadable", f"cannot build the reference: {exc}"
         return
     need = max((sl.table.top + sl.table.n_rows for sl in layout.sheets if sl.table is not None), default=0)

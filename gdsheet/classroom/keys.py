@@ -49,8 +49,13 @@ class KeysError(ValueError):
 
 
 def variant_id(exercise: str, params: dict[str, Any]) -> str:
-    """A short, stable name for one parameter set of an exercise, e.g. ``quadratic-3f9a0c1d2e``."""
-    canonical = json.dumps({"exercise": exercise, "params": params}, sort_keys=True, default=float,
+    """A short, stable name for one parameter set of an exercise, e.g. ``quadratic-3f9a0c1d2e``.
+
+    Private entries (``_data``: a data file's values, which the workbook keeps on its Data
+    sheet rather than in its metadata) are left out: they are the class's, not the variant's.
+    """
+    public = {k: v for k, v in params.items() if not k.startswith("_")}
+    canonical = json.dumps({"exercise": exercise, "params": public}, sort_keys=True, default=float,
                            separators=(",", ":"))
     return f"{exercise}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
 
