@@ -21,12 +21,17 @@ program needed -- and compares each result with the cached value:
 The tolerance is gdsheet's (:mod:`gdsheet.tolerance`), with the size of the
 terms taken from the formula itself: a cached value agrees when
 ``|cached − recalculated| ≤ 1e-9·|recalculated| + 1e-9·m``, where ``m`` is the
-largest magnitude met inside the formula at that cell (its sub-expressions and
-the cells of its ranges).  ``m`` matters where a subtraction cancels: LibreOffice
-snaps such a result to 0 at every step, Excel only at a formula's last step,
-and both store 15 to 17 significant digits.  Error values agree with error
-values (engines do not always pick the same code) and text and booleans must be
-equal.
+largest magnitude met inside the formula at that cell (its sub-expressions, the
+cells of its ranges, and -- two references deep -- the same inside the formulas of
+the cells it reads, so that ``=E12`` inherits the terms that cancelled in E12).
+``m`` matters where a subtraction cancels: LibreOffice snaps such a result to 0
+at every step, Excel only at a formula's last step, and both store 15 to 17
+significant digits.  Error values agree with error values (engines do not always
+pick the same code); text and booleans must be equal.
+
+:attr:`RecalcReport.ok` (exit status 0) means every cached value is present and
+agrees; a difference or a missing value is status 1.  Cells that are not
+compared are listed but do not change the status.
 
 ``output``: a copy of the workbook whose cached values are the recalculated
 ones, written by :mod:`gdsheet.workbook.cache_writer` -- every other part and
@@ -39,9 +44,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
@@ -52,7 +57,7 @@ from .formula.evaluator import Evaluation, Problem, cell_name, evaluate, name_re
 from .formula.functions import Area
 from .formula.parser import External, Missing, Name, Number, Range, Ref, parse, to_shape, translate, walk
 from .tolerance import DEFAULT, Tolerance
-from .workbook.model import Formula, Sheet, Workbook
+from .workbook.model import Sheet, Workbook
 from .workbook.reader import read_workbook
 
 if TYPE_CHECKING:
@@ -121,7 +126,7 @@ class RecalcReport:
         name = Path(self.path).name
         lines = [f"{name}: {self.formula_cells} formula cells recalculated on {len(self.sheets)} "
                  f"sheet{'s' if len(self.sheets) != 1 else ''} ({', '.join(self.sheets)}), "
-                 f"{self.compared} cached values compared"]
+                 f"{self.compared} cached value{'s' if self.compared != 1 else ''} compared"]
         if self.mismatches:
             lines.append(f"MISMATCH {self.mismatches[0].line()}")
             lines += [f"  also {m.line()}" for m in self.mismatches[1:limit]]
