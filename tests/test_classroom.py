@@ -454,3 +454,14 @@ def test_network_with_a_data_file(tmp_path):
     assert check(key).status == "graded"
     assert set(check(template, key=key).counts()) == {"missing"}
     assert check(template).variant == keys.student("s002").variant
+
+
+def test_an_unmatched_file_is_graded_only_with_the_class_parameters(klass, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write_template("quadratic", subs / "anon.xlsx")  # the class's parameters, no student
+    write_template("quadratic", subs / "huge.xlsx", params={"steps": 5000})  # someone else's exercise
+    rows = {r["file"]: r for r in grade(subs, klass["keys"], workers=1, progress=False).rows}
+    assert rows["anon.xlsx"]["status"] == "unmatched" and rows["anon.xlsx"]["max_score"] == "360"
+    assert rows["huge.xlsx"]["status"] == "unmatched" and rows["huge.xlsx"]["score"] == ""
+    assert "parameters are not this class's" in rows["huge.xlsx"]["message"]

@@ -165,6 +165,9 @@ def _resolve(emb: Embedded | None, key: str | os.PathLike[str] | None, keys: Key
             who = f" (it says student {emb.student!r})" if emb is not None and emb.student else ""
             if emb is not None and emb.exercise == keys.exercise:
                 params = _params(ex, emb.params)
+                if keys.base and _class_part(ex, params) != _class_part(ex, _params(ex, keys.base)):
+                    raise CheckError("unmatched", f"no roster student matches this file{who}, and its "
+                                                  "parameters are not this class's")
                 ref = Reference(ex, params, Blank.parse(emb.more.get("blank") or keys.blank), emb.student,
                                 variant_id(ex.name, params), "")
                 ref.roster = None
@@ -202,6 +205,11 @@ def _layout(ref: Reference, wb: Workbook) -> Any:
         if prm.in_workbook and prm.live:
             params[prm.key] = ref.params[prm.key]
     return ex.layout(params)
+
+
+def _class_part(ex: Exercise, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters every student of a class shares: all but the variant's and private ones."""
+    return {k: v for k, v in params.items() if k not in ex.variation and not k.startswith("_")}
 
 
 class _Unmatched(Exception):
