@@ -104,6 +104,20 @@ def huge_dimension(good: Path, out: Path) -> Path:
     return rewrite(good, out, edit)
 
 
+def far_column(good: Path, out: Path) -> Path:
+    """A formatted cell far to the right (XFD10), within the rows of the table."""
+    part = sheet_part(good, "Iterations")
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name != part:
+            return data
+        text = re.sub(r'(<row r="10"[^>]*>.*?)</row>', r'\1<c r="XFD10" s="1"><v>7</v></c></row>', data.decode(),
+                      count=1, flags=re.S)
+        return text.encode()
+
+    return rewrite(good, out, edit)
+
+
 def million_rows(good: Path, out: Path) -> Path:
     """A student who filled a notes column down to row 1,048,576 (the sheet inflates to ~45 MB)."""
     part = sheet_part(good, "Iterations")
@@ -193,6 +207,7 @@ UNREADABLE = {
 # valid but odd: (builder, status, text expected in the report)
 ODD = {
     "huge-dimension": (huge_dimension, "graded", "not read (limit)"),
+    "far-column": (far_column, "graded", "column 1024 not read (limit)"),
     "million-rows": (million_rows, "graded", "rows after 65536 not read"),
     "macro": (macro_enabled, "graded", "macros"),
     "external-link": (external_link, "mistakes", "another workbook"),
