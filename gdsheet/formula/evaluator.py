@@ -45,7 +45,11 @@ shows #NAME?, as in Excel for an unknown function), "syntax" (unreadable
 formula or definition of a name it uses: #NAME?), "circular" (0.0), "external"
 (a reference into another workbook, never followed: the reference is #REF!).
 A reference to a missing sheet is #REF! and an unknown name #NAME? in the cell,
-as in Excel; those are values, not problems.  With ``strict=True`` the first
+as in Excel; those are values, not problems.  Cells calling a volatile function
+(RAND, RANDBETWEEN, NOW, TODAY, OFFSET, INDIRECT, also through a name) are listed
+in ``Evaluation.volatile``, not as problems.  ``keep_cached=True`` gives problem
+and volatile cells their cached value from the file when they have one
+(``gdsheet recalc``).  With ``strict=True`` the first
 problem raises a :class:`FormulaError` naming the cell: ``Iterations!B7:
 unsupported function FOO``.
 """
