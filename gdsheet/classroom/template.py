@@ -32,6 +32,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+import math
 import os
 import random
 import re
@@ -189,6 +190,11 @@ def _task_sheet(layout: Layout, rows: dict[str, dict[str, range]], metadata: dic
               Cell(r + 1, 1, "Please", style="label"),
               Cell(r + 1, 2, "keep the sheet names, the headers and the hidden sheet 'gdsheet' as they are: "
                              "they tell the checker which exercise and variant this is.", style="note")]
+    for cell in cells:  # rows tall enough for their wrapped text (spreadsheets do not grow them on load)
+        if cell.col == 2 and isinstance(cell.value, str):
+            lines = math.ceil(len(cell.value) / (sl.widths[2] * 1.3))
+            if lines > 1:
+                sl.heights[cell.row] = max(sl.heights.get(cell.row, 0), 15.0 * lines)
     return sl
 
 
