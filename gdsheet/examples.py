@@ -21,6 +21,11 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
                                         "init": "uniform:-0.1,0.1", "bias_init": "uniform:-0.1,0.1"}),
     "backprop-network.xlsx": ("network", {}),  # the lesson's 2 → 3 sigmoid → 2 net, U(−0.1, 0.1) start
     "symmetry.xlsx": ("symmetry", {}),  # constant 0.5 start vs U(−0.1, 0.1) start, side by side
+    # the minimal example under every optimizer (100 observations keep the file small: 6 runs)
+    "minimal-example-optimizers.xlsx": ("linear", {"inputs": 2, "outputs": 1, "observations": 100, "steps": 100,
+                                                   "lr": 0.02, "init": "uniform:-0.1,0.1",
+                                                   "bias_init": "uniform:-0.1,0.1",
+                                                   "optimizers": "sgd,momentum,nesterov,adagrad,rmsprop,adam"}),
 }
 
 # Student templates and their answer keys (gdsheet template EXERCISE -o TEMPLATE --key KEY):

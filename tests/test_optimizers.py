@@ -172,3 +172,54 @@ def test_comparison_summary():
 def test_bad_optimizer_parameters(params, message):
     with pytest.raises(ValueError, match=message):
         layout("quadratic", **params)
+
+
+# ------------------------------------------------------------------ networks
+
+
+NET_CONFIGS = [
+    ("network", {"optimizers": "sgd,momentum,nesterov,adagrad,rmsprop,adam", "observations": 8, "steps": 12,
+                 "lr": 0.3, "seed": 3}),
+    ("network", {"optimizer": "adam", "schedule": "inverse-time", "decay_rate": 0.1, "observations": 6,
+                 "steps": 10, "activation": "tanh", "output_activation": "sigmoid", "seed": 4}),
+    ("linear", {"optimizer": "rmsprop", "schedule": "step", "decay_steps": 3, "observations": 30, "steps": 15,
+                "lr": 0.05, "seed": 5}),
+    ("symmetry", {"optimizer": "momentum", "observations": 6, "steps": 10}),
+]
+
+
+@pytest.fixture(scope="module")
+def net_books(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("net-optimizers")
+    return [generate(ex, folder / f"net{i}.xlsx", **p) for i, (ex, p) in enumerate(NET_CONFIGS)]
+
+
+def test_network_optimizer_workbooks_verify(net_books):
+    for path in net_books:
+        report = verify(path)
+        assert report.ok, report.text()
+
+
+def test_network_optimizer_layout():
+    lay = layout("network", optimizers="sgd,adam", observations=5, steps=3)
+    assert [s.name for s in lay.sheets][:4] == ["Parameters", "Summary", "Charts", "Iterations sgd"]
+    adam = [c.header for c in lay.sheet("Iterations adam").table.columns]
+    assert "m(w(x1→h1))" in adam and "step(b(y2))" in adam
+    assert "m(w(x1→h1))" not in [c.header for c in lay.sheet("Iterations sgd").table.columns]
+    weight = lay.sheet("Iterations adam").table.columns[1]
+    assert weight.formula == "={w1_1_1[-1]}-{step_w1_1_1[-1]}"
+    # with sgd and a constant rate the network's formulas are the plain update of issue 3
+    plain = layout("network", observations=5, steps=3).sheet("Iterations").table.columns[1]
+    assert plain.formula == "={w1_1_1[-1]}-learning_rate*{g_w1_1_1[-1]}"
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
+def test_network_optimizers_in_engines(net_books, tmp_path, engine):
+    from gdsheet.engines import recalculate_many
+
+    require_engine(engine)
+    outs = recalculate_many(net_books, engine, tmp_path / engine)
+    for path, out in zip(net_books, outs):
+        report = verify(path, recalculated={engine: out})
+        assert report.ok, f"{path.name}: {report.text()}"

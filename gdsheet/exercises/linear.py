@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..optimizers import optimizer_params
 from .base import Param
 from .network import Network, Shape
 
@@ -44,7 +45,7 @@ def _linear_params() -> list[Param]:
             prm = Param(prm.key, prm.name, prm.label, 100, kind="int", minimum=1, maximum=prm.maximum,
                         live=False, number_format="0", help=prm.help)
         out.append(prm)
-    return out
+    return out + optimizer_params()  # the minimal example under any optimizer (issue: optimizers)
 
 
 class Linear(Network):

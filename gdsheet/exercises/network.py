@@ -57,6 +57,9 @@ from typing import Any
 import numpy as np
 
 from . import init as initializers
+from ..optimizers import (ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyper_values, optimizer_params,
+                          state_key, used_keys)
+from ..optimizers import run as run_optimizer
 from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, col_letter
 from .datafiles import load_csv, load_weights
 
@@ -144,6 +147,10 @@ class Trace:
     loss_scale: np.ndarray
     passes: dict[str, np.ndarray] = field(default_factory=dict)  # Passes column key -> (T+1, N)
     pass_scale: dict[str, np.ndarray] = field(default_factory=dict)
+    weight_scale: dict[str, np.ndarray] = field(default_factory=dict)
+    states: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # optimizer column -> array -> values
+    state_scale: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    rates: np.ndarray | None = None  # η_k
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -294,37 +301,43 @@ def forward_backward(x: np.ndarray, t: np.ndarray, params: dict[str, np.ndarray]
 
 
 def train(x: np.ndarray, t: np.ndarray, initial: dict[str, np.ndarray], shape: Shape, act: str, out_act: str,
-          lr: float, steps: int, passes: bool = True) -> Trace:
-    """Full-batch gradient descent from ``initial`` for ``steps`` updates (T+1 rows)."""
-    T1 = steps + 1
+          lr: float, steps: int, passes: bool = True, optimizer: str = "sgd", schedule: str = "constant",
+          hp: dict[str, float] | None = None) -> Trace:
+    """Full-batch training from ``initial`` for ``steps`` updates (T+1 rows), every weight and bias
+    updated in parallel by ``optimizer`` (gdsheet.optimizers) from the same iteration's gradients."""
     names = list(shape.shapes())
-    weights = {k: np.empty((T1, *shape.shapes()[k])) for k in names}
-    grads = {k: np.empty_like(weights[k]) for k in names}
-    gscale = {k: np.empty_like(weights[k]) for k in names}
-    loss = np.empty(T1)
-    loss_scale = np.empty(T1)
-    cols: dict[str, list[np.ndarray]] = {}
-    scales: dict[str, list[np.ndarray]] = {}
-    cur = {k: np.array(v, dtype=float) for k, v in initial.items()}
-    with np.errstate(all="ignore"):
-        for it in range(T1):
-            for k in names:
-                weights[k][it] = cur[k]
-            r = forward_backward(x, t, cur, shape, act, out_act)
-            for k in names:
-                grads[k][it] = r["grads"][k]
-                gscale[k][it] = r["grad_scale"][k]
-            loss[it] = r["loss"]
-            loss_scale[it] = r["loss_scale"]
-            if passes:
-                for key, v in r["cols"].items():
-                    cols.setdefault(key, []).append(v)
-                for key, v in r["scales"].items():
-                    scales.setdefault(key, []).append(v)
-            cur = {k: cur[k] - lr * r["grads"][k] for k in names}
-    trace = Trace(weights, grads, gscale, loss, loss_scale)
-    trace.passes = {k: np.stack(v) for k, v in cols.items()}
-    trace.pass_scale = {k: np.stack(v) for k, v in scales.items()}
+    sizes = {k: int(np.prod(shape.shapes()[k])) for k in names}
+    hp = dict(hp or {})
+    records: list[dict[str, Any]] = []
+
+    def flat(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.asarray(arrays[k], dtype=float).ravel() for k in names])
+
+    def unflat(vector: np.ndarray) -> dict[str, np.ndarray]:
+        out, at = {}, 0
+        for k in names:
+            out[k] = vector[..., at:at + sizes[k]].reshape(*vector.shape[:-1], *shape.shapes()[k])
+            at += sizes[k]
+        return out
+
+    def grad(theta: np.ndarray) -> np.ndarray:
+        r = forward_backward(x, t, unflat(theta), shape, act, out_act)
+        records.append(r)
+        return flat(r["grads"])
+
+    rates = SCHEDULES[schedule].rates(lr, steps, hp)
+    result = run_optimizer(OPTIMIZERS[optimizer], grad, flat(initial), steps, rates, hp,
+                           grad_scale=lambda theta: flat(records[-1]["grad_scale"]))
+    values, scales = result["values"], result["scales"]
+    trace = Trace(unflat(values["theta"]), unflat(values["grad"]), unflat(scales["grad"]),
+                  np.array([r["loss"] for r in records]), np.array([r["loss_scale"] for r in records]))
+    trace.weight_scale = unflat(scales["theta"])
+    trace.states = {key: unflat(v) for key, v in values.items() if key not in ("theta", "grad")}
+    trace.state_scale = {key: unflat(v) for key, v in scales.items() if key not in ("theta", "grad")}
+    trace.rates = rates
+    if passes:
+        trace.passes = {k: np.stack([r["cols"][k] for r in records]) for k in records[0]["cols"]}
+        trace.pass_scale = {k: np.stack([r["scales"][k] for r in records]) for k in records[0]["scales"]}
     return trace
 
 
@@ -374,6 +387,7 @@ class Run:
     passes: str
     init: str
     bias_init: str
+    optimizer: str = ""  # "" = the workbook's --optimizer
 
 
 _ABOUT_PASSES = {
@@ -426,6 +440,7 @@ class Network(Exercise):
         Param("init_weights", "weights_file", "initial weights file", None, kind="path", in_workbook=False,
               help='JSON {"W1": [[...]], "b1": [...], "W2": [[...]], "b2": [...]}'),
         Param("data_source", "data_source", "data", "generated", kind="str", cli=False, live=False),
+        *optimizer_params(),
     ]
     presets: dict[str, dict[str, Any]] = {}
     # Per-student variants (template --roster): one seed per student, so each has their own
@@ -444,6 +459,9 @@ class Network(Exercise):
         return Shape(p["inputs"], p.get("hidden", 0), p["outputs"])
 
     def runs(self, p: dict[str, Any]) -> list[Run]:
+        if p.get("optimizers"):  # one run per optimizer, from the same data and initial weights
+            return [Run(name, f"Iterations {name}", f"Passes {name}", p["init"], p["bias_init"], optimizer=name)
+                    for name in p["optimizers"].split(",")]
         return [Run("", "Iterations", "Passes", p["init"], p["bias_init"])]
 
     def resolve(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -588,10 +606,13 @@ class Network(Exercise):
                  Cell(3, 3, "note", style="header")]
         row = 4
         hidden = p.get("hidden", 0)
+        hyper, used = {h.key for h in ALL_HYPER}, used_keys(p)
         for prm in self.params:
             if not prm.in_workbook:
                 continue
             if hidden == 0 and prm.key == "activation":
+                continue
+            if (prm.key in hyper and prm.key not in used) or (prm.key == "optimizer" and p.get("optimizers")):
                 continue
             value = p[prm.key]
             style = "input" if prm.live else "result"
@@ -615,9 +636,11 @@ class Network(Exercise):
         charts_sheet = SheetLayout("Charts", tab_color="#70AD47", fit=(1, 1))
         run_sheets: list[SheetLayout] = []
         about_tables: list[tuple[str, Table]] = []
+        tables: list[Table] = []
         for r_i, run in enumerate(runs):
             trace = train(x, t, initial[r_i], shape, p.get("activation", "linear"), p.get("output_activation", "linear"),
-                          p["lr"], p["steps"])
+                          p["lr"], p["steps"], optimizer=run.optimizer or p.get("optimizer") or "sgd",
+                          schedule=p.get("schedule") or "constant", hp=hyper_values(p))
             it_table, ps_table = self._tables(p, shape, run, trace)
             # wide tables print at their natural size over several pages (one page wide is unreadable)
             it_sheet = SheetLayout(run.iterations, table=it_table, freeze=(2, 2), fit=None)
@@ -626,11 +649,41 @@ class Network(Exercise):
             if r_i == 0:
                 about_tables = [(run.iterations, it_table), (run.passes, ps_table)]
             charts_sheet.charts += self._charts(shape, run, r_i, len(runs))
+            tables.append(it_table)
         data_sheet = SheetLayout("Data", table=self._data_table(x, t), freeze=(2, 2), tab_color="#A5A5A5")
         about = self._about(p, shape, runs, about_tables)
-        sheets = [params_sheet, charts_sheet, *run_sheets, data_sheet, about]
-        return Layout(self.name, self.public(p), sheets, main_sheet=runs[0].iterations, title=self.title(p),
-                      long_sheet=runs[0].passes)
+        summary = [self._summary(p, runs, tables)] if p.get("optimizers") else []
+        sheets = [params_sheet, *summary, charts_sheet, *run_sheets, data_sheet, about]
+        return Layout(self.name, self.public(p), sheets, main_sheet="Summary" if summary else runs[0].iterations,
+                      title=self.title(p), long_sheet=runs[0].passes)
+
+    def _summary(self, p: dict[str, Any], runs: list[Run], tables: list[Table]) -> SheetLayout:
+        """Comparing optimizers: a row per run (the loss it starts from, ends at, its lowest) and one chart."""
+        sheet = SheetLayout("Summary", widths={1: 12, 2: 52, 3: 16, 4: 16, 5: 16}, freeze=(2, 1), heights={1: 32},
+                            tab_color="#70AD47")
+        heads = ["optimizer", "update", "loss at iteration 0", "loss after the last step", "lowest loss"]
+        sheet.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
+        last = p["steps"] + 2
+        for r, (run, table) in enumerate(zip(runs, tables), start=2):
+            col = table.columns[table.column_index("loss") - 1]
+            letter = col_letter(table.column_index("loss"))
+            q = quote(run.iterations)
+            loss = col.values
+            scale = col.scale if col.scale is not None else np.abs(loss)
+            lowest = float(np.min(loss)) if np.all(np.isfinite(loss)) else float("nan")
+            sheet.cells += [
+                Cell(r, 1, run.optimizer), Cell(r, 2, OPTIMIZERS[run.optimizer].summary),
+                Cell(r, 3, float(loss[0]), formula=f"={q}!{letter}2", number_format="0.000000",
+                     scale=float(scale[0])),
+                Cell(r, 4, float(loss[-1]), formula=f"={q}!{letter}{last}", number_format="0.000000",
+                     scale=float(scale[-1])),
+                Cell(r, 5, lowest, formula=f"=MIN({q}!${letter}$2:${letter}${last})", number_format="0.000000",
+                     scale=float(np.nanmax(scale)) if np.any(np.isfinite(scale)) else None),
+            ]
+        sheet.charts.append(Chart("Loss by iteration, every optimizer (log scale)",
+                                  [Series(run.optimizer, run.iterations, "loss") for run in runs],
+                                  y_title="loss L", anchor=f"A{len(runs) + 4}", log_y=True))
+        return sheet
 
     def _data_table(self, x: np.ndarray, t: np.ndarray) -> Table:
         N = x.shape[0]
@@ -733,17 +786,24 @@ class Network(Exercise):
         icols: list[Column] = [Column("iteration", "iteration", np.arange(T + 1, dtype=float), number_format="0",
                                       width=9, explanation="k, the number of updates so far. Row 0 holds the "
                                                            "initial weights.")]
-        steps_scale: dict[str, np.ndarray] = {}
+        opt = OPTIMIZERS[run.optimizer or p.get("optimizer") or "sgd"]
+        schedule = SCHEDULES[p.get("schedule") or "constant"]
+        lr_ref = "learning_rate" if schedule.formula is None else "{eta}"
+        update = opt.update_formula()
         for s in slots:
-            values = tr.weights[s.array][(slice(None), *s.index)]
-            g_scale = tr.grad_scale[s.array][(slice(None), *s.index)]
-            prev = np.concatenate([[0.0], np.abs(values[:-1]) + p["lr"] * g_scale[:-1]])
-            prev[0] = abs(values[0])
-            steps_scale[s.key] = prev
+            at = (slice(None), *s.index)
+            values = tr.weights[s.array][at]
             icols.append(Column(s.key, s.header, values, head=[float(values[0])],
-                                formula=f"={{{s.key}[-1]}}-learning_rate*{{g_{s.key}[-1]}}", width=11,
-                                scale=prev, explanation=f"{s.header}: row 0 the initial value, then the previous "
-                                                        "row's value minus η × the previous row's gradient."))
+                                formula=fill(update, s.key, f"g_{s.key}", lr_ref), width=11,
+                                scale=tr.weight_scale[s.array][at],
+                                explanation=f"{s.header}: row 0 the initial value, then the previous row's value "
+                                            + ("minus η × the previous row's gradient." if opt.name == "sgd" else
+                                               f"minus the previous row's {opt.title} step.")))
+        if schedule.formula is not None:  # after the weights: they stay in columns B.. (inputs read back there)
+            icols.append(Column("eta", "η_k", tr.rates, formula=schedule.formula.replace("{k}", "{iteration}"),
+                                number_format="0.000E+00", width=11,
+                                explanation=f"The learning rate of iteration k ({schedule.name} schedule: "
+                                            f"{schedule.summary})."))
         e_first, e_last = col_letter(passes.column_index("e1")), col_letter(passes.column_index(f"e{k}"))
         icols.append(Column("loss", "loss L", tr.loss,
                             formula=f"=SUMSQ(INDEX({ps_q}!${e_first}$1:${e_first}${ps_end},{{first}}):"
@@ -771,6 +831,17 @@ class Network(Exercise):
                                 scale=tr.grad_scale[s.array][(slice(None), *s.index)],
                                 explanation=f"∂L/∂{s.header}: {words} over the iteration's rows of the passes "
                                             "sheet."))
+        if opt.name != "sgd":  # the optimizer's state and step for every weight, after the gradients
+            for sc in opt.columns():
+                for s in slots:
+                    at = (slice(None), *s.index)
+                    icols.append(Column(state_key(sc.state, s.key), sc.header.format(label=s.header),
+                                        tr.states[sc.state][s.array][at], head=[fill(sc.head, s.key, f"g_{s.key}",
+                                                                                     lr_ref)],
+                                        formula=fill(sc.formula, s.key, f"g_{s.key}", lr_ref),
+                                        number_format=sc.number_format, width=12,
+                                        scale=tr.state_scale[sc.state][s.array][at],
+                                        explanation=f"{sc.explanation} ({opt.title}, one column per weight)"))
         ks = np.arange(T + 1, dtype=float)
         icols.append(Column("first", "first row in passes", 2 + ks * N, formula="=2+{iteration}*observations",
                             number_format="0", width=10,

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizers import ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyperparameters, run, state_key
+from ..optimizers import (ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyper_values, optimizer_params, run,
+                          state_key, used_keys)
 from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, col_letter, magnitude
 
 MAX_STEPS = 1_048_574  # header row + iteration 0 + steps rows = Excel's 1,048,576 rows
@@ -136,7 +137,7 @@ def _optimizer_table(p: dict[str, Any], lr: float, name: str, schedule_name: str
     """The iteration table under any optimizer and schedule: the optimizer's own columns."""
     a, b, c, x0, steps = p["a"], p["b"], p["c"], p["x0"], p["steps"]
     opt, schedule = OPTIMIZERS[name], SCHEDULES[schedule_name]
-    hp = {k: p[k] for k in ("momentum", "rho", "beta1", "beta2", "epsilon", "decay_rate", "decay_steps")}
+    hp = hyper_values(p)
     rates = schedule.rates(lr, steps, hp)
     result = run(opt, lambda t: 2 * a * t + b, np.array([x0]), steps, rates, hp,
                  grad_scale=lambda t: np.abs(2 * a * t) + abs(b))
@@ -176,22 +177,6 @@ def _optimizer_table(p: dict[str, Any], lr: float, name: str, schedule_name: str
     return Table(cols)
 
 
-def _optimizer_list(text: str) -> str:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in OPTIMIZERS]
-    if not names or unknown:
-        raise ValueError(f"optimizers: expected a comma-separated list of {', '.join(OPTIMIZERS)}; got {text!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"optimizers: {text!r} names one twice")
-    return ",".join(names)
-
-
-def used_keys(p: dict[str, Any]) -> set[str]:
-    """The hyperparameters the chosen optimizer(s) and schedule read."""
-    names = p["optimizers"].split(",") if p.get("optimizers") else [p.get("optimizer") or "sgd"]
-    return {h.key for h in hyperparameters(names, p.get("schedule") or "constant")}
-
-
 class Quadratic(Exercise):
     name = "quadratic"
     summary = "gradient descent on f(x) = a·x² + b·x + c (the lesson: 5x² + 3x − 4 from x₀ = 4)"
@@ -207,13 +192,7 @@ class Quadratic(Exercise):
               number_format="0.0E+00", help="used by the learning-rate summary"),
         Param("lrs", "learning_rates", "learning rates to compare", None, kind="floats", minimum=0.0,
               in_workbook=False, help="comma-separated: one run per rate, side by side, with a summary"),
-        Param("optimizer", "optimizer", "optimizer", "sgd", kind="str", choices=tuple(OPTIMIZERS), live=False,
-              help="the update rule: " + ", ".join(OPTIMIZERS)),
-        Param("optimizers", "optimizers", "optimizers to compare", None, kind="str", in_workbook=False,
-              validator=_optimizer_list, help="comma-separated: one run per optimizer, with a summary"),
-        Param("schedule", "schedule", "learning-rate schedule", "constant", kind="str", choices=tuple(SCHEDULES),
-              live=False, help="η_k: " + ", ".join(SCHEDULES)),
-        *ALL_HYPER,
+        *optimizer_params(),
     ]
 
     # Per-student variants (template --roster): the lesson's function, each student's own

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..optimizers import optimizer_params
 from .base import Param
 from .network import Network, Run
 
@@ -42,7 +43,8 @@ def _params() -> list[Param]:
         if key == "outputs":
             out.append(Param("constant", "constant_start", "constant start: every weight and bias", 0.5,
                              live=False, number_format="0.000", help="the first run: all weights equal"))
-    return out
+    # one optimizer for both runs (comparing optimizers is the network exercise's --optimizers)
+    return out + [prm for prm in optimizer_params() if prm.key != "optimizers"]
 
 
 class Symmetry(Network):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .adagrad import OPTIMIZER as _adagrad
 from .adam import OPTIMIZER as _adam
+from ..exercises.base import Param
 from .base import Optimizer, StateColumn, fill, run, state_key
 from .momentum import OPTIMIZER as _momentum
 from .nesterov import OPTIMIZER as _nesterov
@@ -29,8 +30,40 @@ def hyperparameters(names: list[str], schedule: str = "constant") -> list:
     return out
 
 
-ALL_HYPER = hyperparameters(list(OPTIMIZERS), "step") + [
-    p for p in SCHEDULES["exponential"].hyper if p.key not in {"decay_rate", "decay_steps"}]
+ALL_HYPER = hyperparameters(list(OPTIMIZERS), "step")
+
+
+def _optimizer_list(text: str) -> str:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in OPTIMIZERS]
+    if not names or unknown:
+        raise ValueError(f"optimizers: expected a comma-separated list of {', '.join(OPTIMIZERS)}; got {text!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"optimizers: {text!r} names one twice")
+    return ",".join(names)
+
+
+def optimizer_params() -> list[Param]:
+    """The parameters every exercise with an optimizer takes: which one(s), the schedule, the hyperparameters."""
+    return [
+        Param("optimizer", "optimizer", "optimizer", "sgd", kind="str", choices=tuple(OPTIMIZERS), live=False,
+              help="the update rule: " + ", ".join(OPTIMIZERS)),
+        Param("optimizers", "optimizers", "optimizers to compare", None, kind="str", in_workbook=False,
+              validator=_optimizer_list, help="comma-separated: one run per optimizer, with a summary"),
+        Param("schedule", "schedule", "learning-rate schedule", "constant", kind="str", choices=tuple(SCHEDULES),
+              live=False, help="η_k: " + ", ".join(SCHEDULES)),
+        *ALL_HYPER,
+    ]
+
+
+def used_keys(p: dict) -> set[str]:
+    """The hyperparameters the chosen optimizer(s) and schedule read (the others stay off the sheet)."""
+    names = p["optimizers"].split(",") if p.get("optimizers") else [p.get("optimizer") or "sgd"]
+    return {h.key for h in hyperparameters(names, p.get("schedule") or "constant")}
+
+
+def hyper_values(p: dict) -> dict[str, float]:
+    return {h.key: p[h.key] for h in ALL_HYPER}
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "Optimizer", "Schedule", "StateColumn", "fill", "run", "state_key",
-           "hyperparameters", "ALL_HYPER"]
+           "hyperparameters", "ALL_HYPER", "optimizer_params", "used_keys", "hyper_values"]
