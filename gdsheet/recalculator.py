@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from itertools import compress, repeat
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -277,9 +278,15 @@ class _Changes(Mapping[CellKey, Any]):
 
     def __init__(self, values: dict[CellKey, Any], cached: dict[CellKey, Any], skip: set[CellKey]) -> None:
         self.values, self.cached, self.skip = values, cached, skip
-        get = cached.get
-        self.count = sum(1 for k, v in values.items()
-                         if k not in skip and ((c := get(k)) is None or c.__class__ is not v.__class__ or c != v))
+        self._count: int | None = None
+
+    @property
+    def count(self) -> int:
+        if self._count is None:
+            get, skip = self.cached.get, self.skip
+            self._count = sum(1 for k, v in self.values.items()
+                              if k not in skip and ((c := get(k)) is None or c.__class__ is not v.__class__ or c != v))
+        return self._count
 
     def get(self, key: Any, default: Any = None) -> Any:
         v = self.values.get(key, _NOTHING)
@@ -317,14 +324,17 @@ def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any],
     skip = problems | volatile
     keys = [k for k in values if k not in skip] if skip else list(values)
     report.not_compared += len(values) - len(keys)
-    missing = sorted(k for k in values if get(k) is None)  # compared or not: pandas sees nothing there
+    cached = list(map(get, keys))
+    missing: list[CellKey] = []
+    if None in cached or len(keys) < len(values):  # compared or not, pandas sees nothing there
+        missing = sorted(compress(values, [c is None for c in map(get, values)]))
     report.missing_count += len(missing)
     report.missing += [cell_name(sheet.name, *k) for k in missing[:max(0, max_listed - len(report.missing))]]
     if missing:
-        keys = [k for k in keys if get(k) is not None]
+        keys = [k for k, c in zip(keys, cached) if c is not None]
+        cached = list(map(get, keys))
     report.compared += len(keys)
-    recalculated = [values[k] for k in keys]
-    cached = list(map(get, keys))
+    recalculated = list(map(values.__getitem__, keys))
     ok = tolerance.agree_many(recalculated, cached)
     suspects = np.nonzero(~ok)[0].tolist()
     bad = scale.disagree(sheet, keys, recalculated, cached, suspects) if suspects else []
@@ -413,6 +423,7 @@ class _Scale:
         self.merged: dict[str, dict[CellKey, Any]] | None = None
         self.prepared: dict[tuple[str, int], Any] = {}
         self.magnitudes: dict[tuple[str, CellKey, int], float] = {}
+        self.contexts: dict[str, SimpleContext] = {}
         self.resolve = name_resolver(wb)
 
     def disagree(self, sheet: Sheet, keys: list[CellKey], found: list[Any], cached: list[Any],
@@ -420,28 +431,35 @@ class _Scale:
         """The suspects (indexes into the lists) that fail ``tolerance.agree(found, cached, m)``
         with ``m`` for their cell.  Step one works on whole groups of cells sharing a
         formula at once."""
-        groups: dict[int, list[int]] = {}
+        # group by formula object (a shared formula is one object for its column), in C
+        fids = np.fromiter(map(id, map(sheet.formulas.get, map(keys.__getitem__, suspects))), dtype=np.int64,
+                           count=len(suspects))
+        order = np.argsort(fids, kind="stable")
+        sus = np.asarray(suspects)[order]
+        bounds = np.flatnonzero(np.diff(fids[order])) + 1
         bad = []
-        for i in suspects:
-            if found[i].__class__ is not float or cached[i].__class__ is not float:
-                if not self.tol.agree(found[i], cached[i]):  # text, booleans, errors: no size involved
-                    bad.append(i)
-                continue
-            groups.setdefault(id(sheet.formulas.get(keys[i])), []).append(i)
         rtol, atol = self.tol.rtol, self.tol.atol
-        for idx in groups.values():
+        for part in np.split(sus, bounds):
+            idx = part.tolist()
             prep = self.prepare(sheet, keys[idx[0]])
-            if prep is None or not atol:
-                bad += [i for i in idx if not self.tol.agree(found[i], cached[i])]
+            f_vals = list(map(found.__getitem__, idx))
+            c_vals = list(map(cached.__getitem__, idx))
+            if prep is None or not atol or not set(map(type, f_vals)) | set(map(type, c_vals)) <= {float}:
+                # text, booleans, errors need no size; a formula gdsheet cannot take apart gets none
+                bad += [i for i, a, b in zip(idx, f_vals, c_vals) if not self.tol.agree(a, b)
+                        and (prep is None or a.__class__ is not float or b.__class__ is not float
+                             or not self.tol.agree(a, b, self.magnitude(sheet, keys[i])))]
                 continue
-            literal, refs, _, _ = prep
-            f = np.array([found[i] for i in idx])
-            need = (np.abs(np.array([cached[i] for i in idx]) - f) - rtol * np.abs(f)) / atol
+            literal, refs = prep[0], prep[1]
+            f = np.array(f_vals)
+            need = (np.abs(np.array(c_vals) - f) - rtol * np.abs(f)) / atol
             size = np.full(len(idx), literal)
-            cells = [keys[i] for i in idx]
-            for _, values, r, r_abs, c, c_abs in refs:
-                get = values.get
-                vals = [get((r if r_abs else row + r, c if c_abs else col + c)) for row, col in cells]
+            rows, cols = zip(*map(keys.__getitem__, idx))
+            n = len(idx)
+            for _, results, constants, r, r_abs, c, c_abs in refs:
+                at = list(zip(repeat(r, n) if r_abs else (np.array(rows) + r).tolist(),
+                              repeat(c, n) if c_abs else (np.array(cols) + c).tolist()))
+                vals = [v if v is not None else constants.get(k) for v, k in zip(map(results.get, at), at)]
                 size = np.maximum(size, np.abs(np.array([v if v.__class__ is float else 0.0 for v in vals])))
             for j in np.nonzero(~(size >= need))[0].tolist():
                 i = idx[j]
@@ -459,12 +477,15 @@ class _Scale:
         prep = self.prepare(sheet, key)
         biggest = 0.0
         if prep is not None:
-            literal, refs, subs, ctx = prep
+            literal, refs = prep[0], prep[1]
+            subs, ctx = self.subexpressions(sheet, prep)
             row, col = key
             biggest = max(literal, self.evaluate(subs, ctx, row, col))
-            for target, values, r, r_abs, c, c_abs in refs:
+            for target, results, constants, r, r_abs, c, c_abs in refs:
                 at = (r if r_abs else row + r, c if c_abs else col + c)
-                v = values.get(at)
+                v = results.get(at)
+                if v is None:
+                    v = constants.get(at)
                 if v.__class__ is float and math.isfinite(v):
                     biggest = max(biggest, abs(v))
                 if depth < self.DEPTH and target is not None and at in target.formulas:
@@ -494,31 +515,38 @@ class _Scale:
         except (FormulaError, RecursionError, ValueError):
             shape = None
         if shape is not None:
-            merged = self.merged_values()
-            by_lower = {name.lower(): vals for name, vals in merged.items()}
             sheets = {name.lower(): s for name, s in self.wb.sheets.items()}
-            ctx = SimpleContext(merged, sheet.name)
             literal = 0.0
             refs = []
-            subs = []
             for node in walk(shape):
                 if isinstance(node, Number):
                     literal = max(literal, abs(node.value))
                 elif isinstance(node, Ref):
-                    target_name = (node.sheet or sheet.name).lower()
-                    values = by_lower.get(target_name, {})
-                    target = sheets.get(target_name)
-                    refs.append((target, values, node.row, node.row_abs, node.col, node.col_abs))
-                elif isinstance(node, Range):
+                    target = sheets.get((node.sheet or sheet.name).lower())
+                    results = self.ev.values.get(target.name, {}) if target is not None else {}
+                    constants = target.values if target is not None else {}
+                    refs.append((target, results, constants, node.row, node.row_abs, node.col, node.col_abs))
+            prep = [literal, refs, shape, None]  # the compiled sub-expressions: when first needed
+        self.prepared[pkey] = prep
+        return prep
+
+    def subexpressions(self, sheet: Sheet, prep: list[Any]) -> tuple[list[tuple[bool, Any]], SimpleContext]:
+        """The formula's sub-expressions compiled against the workbook's final values."""
+        if prep[3] is None:
+            ctx = self.contexts.get(sheet.name)
+            if ctx is None:  # one per sheet: its views scan the sheet's cells once
+                ctx = self.contexts[sheet.name] = SimpleContext(self.merged_values(), sheet.name)
+            subs: list[tuple[bool, Any]] = []
+            for node in walk(prep[2]):
+                if isinstance(node, Range):
                     subs.append((True, node))
-                elif not isinstance(node, (Name, External, Missing)):
+                elif not isinstance(node, (Name, External, Missing, Number, Ref)):
                     try:
                         subs.append((False, compile_shape(node, array=True).bind(ctx)))
                     except Exception:  # noqa: BLE001 - a sub-expression that cannot stand alone
                         continue
-            prep = (literal, refs, subs, ctx)
-        self.prepared[pkey] = prep
-        return prep
+            prep[3] = (subs, ctx)
+        return prep[3]
 
     @staticmethod
     def evaluate(subs: list[tuple[bool, Any]], ctx: SimpleContext, row: int, col: int) -> float:

@@ -288,9 +288,9 @@ def write_cached_values(src: str | os.PathLike[str], dst: str | os.PathLike[str]
             by_part: dict[str, tuple[str, Mapping[tuple[int, int], Any]]] = {}
             for sheet, cells in values.items():
                 part = parts.get(sheet)
-                if part is None:
-                    raise ValueError(f"{src.name}: no sheet named {sheet!r}")
                 counts[sheet] = 0
+                if part is None and cells:
+                    raise ValueError(f"{src.name}: no worksheet part for sheet {sheet!r}")
                 if cells:
                     by_part[part] = (sheet, cells)
             for info in zin.infolist():
