@@ -681,6 +681,7 @@ def test_range_aggregates_filled_down_are_computed_once_per_column() -> None:
         s.formulas[(r, 2)] = Formula(f"A{r}/MAX(A:A)", r, 2)
         s.formulas[(r, 3)] = Formula(f"A{r}/SUM(A$1:A${n})+SUM($A$1:$A$3)", r, 3)
         s.formulas[(r, 4)] = Formula(f"C{r}/MAX(C:C)", r, 4)  # waits for the whole of column C
+        s.formulas[(r, 5)] = Formula(f"IF(A{r}>1,A{r}/SUM(A:A),-1)", r, 5)  # memoised inside an IF
     t0 = time.perf_counter()
     vals = evaluate(Workbook(sheets={"S": s}), strict=True).values["S"]
     assert time.perf_counter() - t0 < 20
@@ -688,6 +689,7 @@ def test_range_aggregates_filled_down_are_computed_once_per_column() -> None:
     assert vals[(n, 2)] == 1.0 and vals[(7, 2)] == 7 / n
     assert vals[(5, 3)] == 5 / total + 6.0
     assert vals[(n, 4)] == 1.0
+    assert vals[(1, 5)] == -1.0 and vals[(2, 5)] == 2 / total
     # a range that moves with the row is read afresh on every row
     small = book({("S", r, 2): f"SUM($A$1:A{r})" for r in range(1, 6)},
                  {"S": {(r, 1): float(r) for r in range(1, 6)}})

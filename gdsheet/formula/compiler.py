@@ -649,8 +649,9 @@ class _Gen:
         uses_row = re.search(r"\brow\b", text) is not None
         uses_col = re.search(r"\bcol\b", text) is not None
         if (uses_row and uses_col) or any(n.__class__ is Call and n.name in fx.VOLATILE for n in walk(node)):
-            self.lines.extend(line[4:] for line in body)  # back to this level: plain code
-            return code, kind
+            # not as a whole (IF(A2>0, A2/SUM(B:B), 0)): generated again, so that the calls
+            # inside it can be memoised on their own
+            return self.plain_call(node, mode)
         key = "row" if uses_row else "col" if uses_col else "None"
         memo = f"M{self.memos}"
         self.memos += 1
