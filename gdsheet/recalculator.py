@@ -140,10 +140,11 @@ class RecalcReport:
             cells = [f"{n.cell} {n.reason.split()[-1]}" for n in self.volatile]
             lines.append(f"volatile, not compared: {len(self.volatile)} cell{'s' if len(self.volatile) != 1 else ''}"
                          f" ({_some(cells, len(cells), limit)})")
-        for n in self.circular[:limit]:
-            lines.append(f"circular reference, not compared: {n.reason.removeprefix('circular reference: ')}")
-        if len(self.circular) > limit:
-            lines.append(f"  ({len(self.circular)} cells on circular references in all)")
+        cycles = list(dict.fromkeys(n.reason.removeprefix("circular reference: ") for n in self.circular))
+        for path in cycles[:limit]:  # every cell of a cycle carries the same path: once each
+            lines.append(f"circular reference, not compared: {path}")
+        if len(cycles) > limit:
+            lines.append(f"  ({len(self.circular)} cells on {len(cycles)} circular references in all)")
         for fn, cells in self.unsupported.items():
             lines.append(f"unsupported function {fn}, not compared: {len(cells)} cell{'s' if len(cells) != 1 else ''}"
                          f" ({_some(cells, len(cells), limit)})")
@@ -156,7 +157,8 @@ class RecalcReport:
             lines.append(f"DIFFERENT: {self.mismatch_count} of {self.compared} cached values differ"
                          + (f", {self.missing_count} missing" if self.missing_count else ""))
         else:
-            lines.append(f"STALE: {self.missing_count} formula cells have no cached value")
+            lines.append(f"STALE: {self.missing_count} formula cell{'s have' if self.missing_count != 1 else ' has'} "
+                         "no cached value")
         if self.output:
             lines.append(f"wrote {self.output}: {self.written} cached value{'s' if self.written != 1 else ''} "
                          "updated")
