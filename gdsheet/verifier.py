@@ -37,7 +37,7 @@ from .exercises import get as get_exercise
 from .exercises.base import Exercise, Layout, SheetLayout, input_values, render
 from .formula.errors import ExcelError, FormulaError
 from .formula.evaluator import evaluate
-from .formula.parser import fill_down_template, parse, to_shape
+from .formula.parser import col_to_letters, fill_down_template, parse, quote_sheet, to_shape
 from .tolerance import DEFAULT, Tolerance
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
 from .workbook.model import Workbook
@@ -383,15 +383,10 @@ def _text_at(formula: Any, row: int, col: int) -> str | None:
 
 
 def _a1(row: int, col: int) -> str:
-    from .exercises.base import col_letter
-
-    return f"{col_letter(col)}{row}"
+    return f"{col_to_letters(col)}{row}"
 
 
-def _quote(name: str) -> str:
-    from .workbook.writer import quote_sheet
-
-    return quote_sheet(name)
+_quote = quote_sheet
 
 
 def _engine_workbook(path: str | os.PathLike[str], engine: str) -> Workbook:

@@ -25,6 +25,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..formula.parser import col_to_letters
+
 # ---------------------------------------------------------------- parameters
 
 
@@ -323,13 +325,7 @@ def input_values(workbook: Any, layout: Layout) -> dict[str, Any]:
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\[([+-]?\d+)\])?\}")
 
 
-def col_letter(col: int) -> str:
-    """1 -> A, 28 -> AB."""
-    s = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
+col_letter = col_to_letters  # 1 -> A, 28 -> AB
 
 
 def render(template: str, table: Table, row: int) -> str:

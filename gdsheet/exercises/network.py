@@ -60,6 +60,7 @@ from . import init as initializers
 from ..optimizers import (ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyper_values, optimizer_params,
                           state_key, used_keys)
 from ..optimizers import run as run_optimizer
+from ..formula.parser import quote_sheet
 from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, col_letter
 from .datafiles import load_csv, load_weights
 
@@ -70,10 +71,7 @@ MAX_UNITS = 20
 MAX_CHART_UNITS = 6  # hidden units drawn in the incoming-weights chart
 
 
-def quote(sheet: str) -> str:
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", sheet) and not re.fullmatch(r"[A-Za-z]{1,3}\d+", sheet):
-        return sheet
-    return "'" + sheet.replace("'", "''") + "'"
+quote = quote_sheet  # a sheet name as it stands in a reference
 
 
 def round15(a: np.ndarray) -> np.ndarray:

@@ -686,11 +686,12 @@ def substitute(node: Node, fn: Callable[[Node], Node | None]) -> Node:
 # ---------------------------------------------------------------- shape text
 _PREC = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2, "+": 3, "-": 3,
          "*": 4, "/": 4, "^": 5, ":": 8}
-_SHEET_PLAIN = re.compile(r"^[A-Za-z_\u00a1-\uffff][\w.\u00a1-\uffff]*$")
+_SHEET_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def quote_sheet(name: str) -> str:
-    """A sheet name as Excel writes it before ``!``: quoted when needed."""
+    """A sheet name as it stands before ``!``: bare only when plainly safe (ASCII letters, digits, _ and .,
+    not shaped like a cell), quoted otherwise — Excel, LibreOffice and Gnumeric all read a quoted name."""
     if _SHEET_PLAIN.match(name) and not re.match(r"^[A-Za-z]{1,3}\d+$", name):
         return name
     return "'" + name.replace("'", "''") + "'"

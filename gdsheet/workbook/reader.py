@@ -41,6 +41,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 
 from ..formula.errors import ERRORS_BY_CODE
+from ..formula.parser import letters_to_col
 from .model import Formula, Sheet, Workbook
 from .safety import DEFAULT_LIMITS, Limits, UnreadableWorkbook, check_xml, open_package
 
@@ -70,10 +71,7 @@ def col_index(letters: str) -> int:
     """'A' -> 1, 'AB' -> 28 (cached: a sheet has few distinct columns)."""
     n = _COL_CACHE.get(letters)
     if n is None:
-        n = 0
-        for ch in letters:
-            n = n * 26 + ord(ch) - 64
-        _COL_CACHE[letters] = n
+        n = _COL_CACHE[letters] = letters_to_col(letters)
     return n
 
 

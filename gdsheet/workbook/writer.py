@@ -42,6 +42,7 @@ import xlsxwriter
 
 from .. import __version__
 from ..exercises.base import Cell, Layout, Table, col_letter, render
+from ..formula.parser import quote_sheet
 from .metadata import META_SHEET, metadata_rows
 
 CHUNK_ROWS = 4096
@@ -56,13 +57,6 @@ _STYLES: dict[str, dict[str, Any]] = {
     "note": {"italic": True, "font_color": "#595959"},
     "data": {},
 }
-
-
-def quote_sheet(name: str) -> str:
-    """A sheet name as it must appear in a reference: quoted unless plain."""
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and not re.fullmatch(r"[A-Za-z]{1,3}\d+", name):
-        return name
-    return "'" + name.replace("'", "''") + "'"
 
 
 def write_layout(layout: Layout, path: str | os.PathLike[str]) -> Path:
