@@ -180,10 +180,14 @@ def _rewrite_fast(chunk: bytes, cells: Mapping[tuple[int, int], Any], done: list
             attrs = _T_ATTR.sub(b"", attrs)
         else:
             inline = False
-        i = body.find(b"<v>")
-        if i >= 0 and not inline:  # the usual <f>..</f><v>old</v>: the value in place
+        i = body.find(b"<v")
+        if i >= 0 and not inline and body.startswith(b"<v>", i):  # <f>..</f><v>old</v>: the value in place
             j = body.find(b"</v>", i)
             body = body[:i + 3] + v_text + body[j:]
+        elif i < 0 and not inline and body.startswith(b"<f"):  # <f>..</f> or <f .../>, no value yet
+            k = body.find(b"</f>")
+            k = k + 4 if k >= 0 else body.find(b"/>") + 2
+            body = body[:k] + b"<v>" + v_text + b"</v>" + body[k:]
         else:
             body = _fast_body(body, b"<v>" + v_text + b"</v>")
         out.append(chunk[last:start])
