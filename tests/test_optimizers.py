@@ -223,3 +223,25 @@ def test_network_optimizers_in_engines(net_books, tmp_path, engine):
     for path, out in zip(net_books, outs):
         report = verify(path, recalculated={engine: out})
         assert report.ok, f"{path.name}: {report.text()}"
+
+
+# ------------------------------------------------------------------ classroom
+
+
+@pytest.mark.parametrize("exercise,params", [
+    ("quadratic", {"optimizer": "adam", "schedule": "exponential"}),
+    ("network", {"optimizer": "momentum", "observations": 6, "steps": 5}),
+])
+def test_check_works_on_optimizer_exercises(tmp_path, exercise, params):
+    """No special case: a template of an optimizer exercise, filled by a student, is checked like any other."""
+    from students import fill, layout_of
+    from gdsheet.classroom.locate import student_tables
+
+    import gdsheet
+
+    student = gdsheet.template(exercise, tmp_path / "student.xlsx", key=tmp_path / "key.xlsx", **params)
+    right = student
+    for i, table in enumerate(student_tables(layout_of(student))):  # Iterations, and Passes for a network
+        right = fill(right, tmp_path / f"right{i}.xlsx", table=table)
+    result = gdsheet.check(right, key=tmp_path / "key.xlsx")
+    assert result.status == "graded" and result.score == result.max_score, result.text()
