@@ -1274,12 +1274,17 @@ def MATCH(lookup: Value, array: Value, mode: Value = OMITTED) -> Value:
 
 @_register("VLOOKUP", 3, 4, "vavv")
 def VLOOKUP(lookup: Value, table: Value, col: Value, approx: Value = OMITTED) -> Value:
+    return _lookup(lookup, table, col, approx, across=False)
+
+
+def _lookup(lookup: Value, table: Value, index: Value, approx: Value, across: bool) -> Value:
+    """VLOOKUP (down the first column) and HLOOKUP (``across`` the first row): one rule for both."""
     if lookup.__class__ is ExcelError:
         return lookup
     if table.__class__ is ExcelError:
         return table
     a = _as_area(table)
-    k = _int_arg(col, 1)
+    k = _int_arg(index, 1)
     if k.__class__ is ExcelError:
         return k
     if approx is OMITTED:
@@ -1291,13 +1296,13 @@ def VLOOKUP(lookup: Value, table: Value, col: Value, approx: Value = OMITTED) ->
         exact = not b
     if k < 1:
         return VALUE
-    if k > a.ncols:
+    if k > (a.nrows if across else a.ncols):
         return REF
-    first = [row[0] if row else None for row in a.rows]
+    first = (list(a.rows[0]) if a.rows else []) if across else [row[0] if row else None for row in a.rows]
     i = _match_index(lookup, first, 0 if exact else 1)
     if i.__class__ is ExcelError:
         return i
-    return a.get(i, k - 1)
+    return a.get(k - 1, i) if across else a.get(i, k - 1)
 
 
 @_register("ROW", 0, 1, "a", special="row")
@@ -1469,30 +1474,7 @@ def TRANSPOSE(a: Value) -> Value:
 # ------------------------------------------------- lookups and conditional aggregates
 @_register("HLOOKUP", 3, 4, "vavv")
 def HLOOKUP(lookup: Value, table: Value, row: Value, approx: Value = OMITTED) -> Value:
-    if lookup.__class__ is ExcelError:
-        return lookup
-    if table.__class__ is ExcelError:
-        return table
-    a = _as_area(table)
-    k = _int_arg(row, 1)
-    if k.__class__ is ExcelError:
-        return k
-    if approx is OMITTED:
-        exact = False
-    else:
-        b = to_bool(approx)
-        if b.__class__ is ExcelError:
-            return b
-        exact = not b
-    if k < 1:
-        return VALUE
-    if k > a.nrows:
-        return REF
-    first = list(a.rows[0]) if a.rows else []
-    i = _match_index(lookup, first, 0 if exact else 1)
-    if i.__class__ is ExcelError:
-        return i
-    return a.get(k - 1, i)
+    return _lookup(lookup, table, row, approx, across=True)
 
 
 def _ifs(target: Value, pairs: Sequence[tuple[Value, Value]]) -> tuple[list[tuple[int, int]], int] | ExcelError:
