@@ -53,20 +53,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..workbook.cellstream import CELL, CHUNK, PFX, T_ATTR, V, copy_info, stream_cells
+
 __all__ = ["strip_cached_values"]
 
-CHUNK = 1 << 20  # bytes of decompressed worksheet XML processed per step
-
-# A namespace prefix such as "x:" (some .NET writers), captured so the closing tag matches.
-_PFX = rb"(?:[A-Za-z_][\w.\-]*:)?"
-
-# One whole cell: <c .../>  or  <c ...> ... </c>.  Group 1: prefix, 2: attributes, 3: body.
-_CELL = re.compile(rb"<(" + _PFX + rb")c(\s[^>]*?)?(?:/>|>(.*?)</\1c>)", re.S)
+_PFX = PFX
+_CELL, _V, _T_ATTR = CELL, V, T_ATTR
 _HAS_F = re.compile(rb"<" + _PFX + rb"f[\s/>]")
-_V = re.compile(rb"<(" + _PFX + rb")v(?:\s[^>]*)?(?:/>|>.*?</\1v>)", re.S)
-_T_ATTR = re.compile(rb"""\st\s*=\s*(?:"[^"]*"|'[^']*')""")
-_CELL_END = re.compile(rb"</" + _PFX + rb"c>")
-_CELL_START = re.compile(rb"<" + _PFX + rb"c[\s/>]")
 
 WORKSHEET_CT = "spreadsheetml.worksheet+xml"
 CALCCHAIN_REL = "/calcChain"
@@ -96,32 +89,7 @@ def _strip_cell(m: re.Match[bytes]) -> bytes:
 
 def _strip_sheet_stream(src, dst) -> None:
     """Copy worksheet XML from file object ``src`` to ``dst`` with formula values removed."""
-    buf = b""
-    while True:
-        data = src.read(CHUNK)
-        if data:
-            buf += data
-        last_end = None
-        for last_end in _CELL_END.finditer(buf):
-            pass
-        if last_end is not None:
-            cut = last_end.end()
-        elif not data:
-            cut = len(buf)
-        else:
-            # No </c> in the buffer, so at most its last cell start is an open cell
-            # (cells never nest); cut before it, or before a tag split by the chunk.
-            last_start = None
-            for last_start in _CELL_START.finditer(buf):
-                pass
-            cut = last_start.start() if last_start is not None else max(buf.rfind(b"<"), 0)
-        if cut:
-            dst.write(_CELL.sub(_strip_cell, buf[:cut]))
-            buf = buf[cut:]
-        if not data:
-            if buf:
-                dst.write(buf)
-            return
+    stream_cells(src, dst, lambda chunk: _CELL.sub(_strip_cell, chunk))
 
 
 def _set_full_calc_on_load(xml: str) -> str:
@@ -213,15 +181,6 @@ def _calc_chain_part(zin: zipfile.ZipFile, names: set[str], wb_rels: str, wb_dir
     return default if default in names else None
 
 
-def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
-    out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-    out.compress_type = info.compress_type
-    out.external_attr = info.external_attr
-    out.create_system = info.create_system
-    out.comment = info.comment
-    return out
-
-
 def strip_cached_values(src: Path, dst: Path) -> None:
     """Copy the .xlsx ``src`` to ``dst`` without the cached values of formula cells.
 
@@ -254,7 +213,7 @@ def strip_cached_values(src: Path, dst: Path) -> None:
                 name = info.filename
                 if name == chain:
                     continue
-                out_info = _copy_info(info)
+                out_info = copy_info(info)
                 if name in sheet_parts:
                     big = info.file_size > 0x7FFF0000
                     with zin.open(info) as fin, zout.open(out_info, "w", force_zip64=big) as fout:

@@ -40,18 +40,14 @@ from defusedxml import ElementTree as SafeET
 
 from ..formula.errors import ExcelError
 from ..formula.parser import col_to_letters
+from .cellstream import CELL, CHUNK, PFX, T_ATTR, V, copy_info, stream_cells
 
 __all__ = ["write_cached_values", "sheet_parts", "xml_value"]
 
-CHUNK = 1 << 20
-
-_PFX = rb"(?:[A-Za-z_][\w.\-]*:)?"
-_CELL = re.compile(rb"<(" + _PFX + rb")c(\s[^>]*?)?(?:/>|>(.*?)</\1c>)", re.S)
-_CELL_END = re.compile(rb"</" + _PFX + rb"c>")
-_CELL_START = re.compile(rb"<" + _PFX + rb"c[\s/>]")
+_PFX = PFX
+_CELL = CELL
 _R_ATTR = re.compile(rb"""\sr\s*=\s*["']\$?([A-Za-z]{1,3})\$?(\d+)["']""")
-_T_ATTR = re.compile(rb"""\st\s*=\s*(?:"[^"]*"|'[^']*')""")
-_V = re.compile(rb"<(" + _PFX + rb")v(?:\s[^>]*)?(?:/>|>.*?</\1v>)", re.S)
+_T_ATTR, _V = T_ATTR, V
 _IS = re.compile(rb"<(" + _PFX + rb")is(?:\s[^>]*)?(?:/>|>.*?</\1is>)", re.S)
 _F = re.compile(rb"<(" + _PFX + rb")f\b[^>]*?(?:/>|>.*?</\1f>)", re.S)
 
@@ -234,39 +230,8 @@ def _rewrite_stream(src: Any, dst: Any, cells: Mapping[tuple[int, int], Any]) ->
         table = updates
         return _CELL.sub(lambda m: _rewrite(m, table, done), chunk)
 
-    buf = b""
-    while True:
-        data = src.read(CHUNK)
-        if data:
-            buf += data
-        last_end = None
-        for last_end in _CELL_END.finditer(buf):
-            pass
-        if last_end is not None:
-            cut = last_end.end()
-        elif not data:
-            cut = len(buf)
-        else:
-            last_start = None
-            for last_start in _CELL_START.finditer(buf):
-                pass
-            cut = last_start.start() if last_start is not None else max(buf.rfind(b"<"), 0)
-        if cut:
-            dst.write(sub(buf[:cut]))
-            buf = buf[cut:]
-        if not data:
-            if buf:
-                dst.write(sub(buf))
-            return done[0]
-
-
-def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
-    out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-    out.compress_type = info.compress_type
-    out.external_attr = info.external_attr
-    out.create_system = info.create_system
-    out.comment = info.comment
-    return out
+    stream_cells(src, dst, sub)
+    return done[0]
 
 
 def write_cached_values(src: str | os.PathLike[str], dst: str | os.PathLike[str],
@@ -298,7 +263,7 @@ def write_cached_values(src: str | os.PathLike[str], dst: str | os.PathLike[str]
                 if cells:
                     by_part[part] = (sheet, cells)
             for info in zin.infolist():
-                out_info = _copy_info(info)
+                out_info = copy_info(info)
                 big = info.file_size > 0x7FFF0000
                 target = by_part.get(info.filename)
                 if target is not None:
