@@ -9,30 +9,28 @@ which needs the gradient at the current row only — so it fits a row of a sheet
 
 from __future__ import annotations
 
-from .base import Optimizer, StateColumn
-from .momentum import MOMENTUM
+from .base import StateColumn
+from .momentum import Momentum
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
+    """Momentum's velocity; a step that adds the velocity it is about to take."""
+
     name = "nesterov"
     title = "Nesterov momentum"
     summary = "v ← μ·v + g;  θ ← θ − η·(g + μ·v)"
-    hyper = [MOMENTUM]
-    state = ("v",)
 
     def columns(self) -> list[StateColumn]:
-        return [
-            StateColumn("v", "velocity v({label})", "={g}", "=momentum*{v[-1]}+{g}",
-                        "The velocity: a running sum of gradients, the older ones shrunk by μ per step."),
-            StateColumn("step", "step η·(g + μv)({label})", "={lr}*({g}+momentum*{v})",
-                        "={lr}*({g}+momentum*{v})",
-                        "Nesterov's step: the gradient plus the velocity it is about to add (a look ahead)."),
-        ]
+        velocity = super().columns()[0]
+        return [velocity,
+                StateColumn("step", "step η·(g + μv)({label})", "={lr}*({g}+momentum*{v})",
+                            "={lr}*({g}+momentum*{v})",
+                            "Nesterov's step: the gradient plus the velocity it is about to add (a look ahead).")]
 
     def update(self, state, g, k, lr, hp):
-        mu = hp["momentum"]
-        v = mu * state["v"] + g
-        return {"v": v}, {"v": v, "step": lr * (g + mu * v)}
+        state, shown = super().update(state, g, k, lr, hp)
+        v = shown["v"]
+        return state, {"v": v, "step": lr * (g + hp["momentum"] * v)}
 
 
 OPTIMIZER = Nesterov()
