@@ -795,18 +795,16 @@ class _Gen:
         return t, (ANYK if mode != "value" else REFK)
 
     def special_iferror(self, node: Call, mode: str) -> tuple[str, str]:
-        x, _ = self.expr(node.args[0], mode)
-        t = self.tmp()
-        self.emit(f"if {x}.__class__ is ExcelError:")
-        self._branch(node.args[1], mode, t)
-        self.emit("else:")
-        self.emit(f"    {t} = {x}")
-        return t, (ANYK if mode != "value" else REFK)
+        return self._unless_error(node, mode, "{x}.__class__ is ExcelError")
 
     def special_ifna(self, node: Call, mode: str) -> tuple[str, str]:
+        return self._unless_error(node, mode, "{x}.__class__ is ExcelError and {x} == NA")
+
+    def _unless_error(self, node: Call, mode: str, caught: str) -> tuple[str, str]:
+        """IFERROR / IFNA: the first argument, or — lazily — the second when the first is ``caught``."""
         x, _ = self.expr(node.args[0], mode)
         t = self.tmp()
-        self.emit(f"if {x}.__class__ is ExcelError and {x} == NA:")
+        self.emit(f"if {caught.format(x=x)}:")
         self._branch(node.args[1], mode, t)
         self.emit("else:")
         self.emit(f"    {t} = {x}")
