@@ -57,8 +57,9 @@ class Tolerance:
         size = abs(expected) if scale is None or not math.isfinite(scale) else max(abs(expected), scale)
         return abs(found - expected) <= self.rtol * abs(expected) + self.atol * size
 
-    def agree_many(self, expected: list[Any], found: list[Any], scale: list[Any] | None = None) -> np.ndarray:
-        """``agree`` for whole columns at once (a boolean array), vectorised where both are numbers."""
+    def agree_many(self, expected: Any, found: Any, scale: Any = None) -> np.ndarray:
+        """``agree`` for whole columns at once (a boolean array), vectorised where both are numbers.
+        Lists of values or float64 arrays."""
         n = len(expected)
         if scale is not None and len(scale) != n:
             raise ValueError("scale and expected differ in length")
@@ -69,7 +70,8 @@ class Tolerance:
         if both.any():
             size = np.abs(e)
             if scale is not None:
-                s = np.array([x if isinstance(x, float) else np.nan for x in scale], dtype=float)
+                s = scale if isinstance(scale, np.ndarray) and scale.dtype == np.float64 else \
+                    np.array([x if isinstance(x, float) else np.nan for x in scale], dtype=float)
                 size = np.where(np.isfinite(s), np.maximum(size, s), size)
             with np.errstate(all="ignore"):
                 ok[both] = (np.abs(f - e) <= self.rtol * np.abs(e) + self.atol * size)[both]
@@ -79,7 +81,7 @@ class Tolerance:
             ok |= (ek == _OVERFLOW) & (fk == _NUMBER) & (np.abs(f) >= OVERFLOW_EDGE)
             ok |= (ek == _NUMBER) & (fk == _OVERFLOW) & (np.abs(e) >= OVERFLOW_EDGE)
         for i in np.nonzero((ek == _OTHER) | (fk == _OTHER))[0].tolist():
-            ok[i] = self.agree(expected[i], found[i], scale[i] if scale is not None else None)
+            ok[i] = self.agree(_item(expected[i]), _item(found[i]), _item(scale[i]) if scale is not None else None)
         return ok
 
     def describe(self) -> str:
@@ -91,8 +93,15 @@ DEFAULT = Tolerance()
 _NUMBER, _OVERFLOW, _OTHER = 0, 1, 2
 
 
+def _item(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _floats(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Values as a float array plus a kind per value: number, overflow (error / inf / nan), other."""
+    """Values as a float array plus a kind per value: number, overflow (error / inf / nan), other.
+    A float64 array is taken as it is (every entry a value: inf/nan an overflow)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values, np.where(np.isfinite(values), _NUMBER, _OVERFLOW)
     if set(map(type, values)) <= {float}:
         arr = np.array(values, dtype=float)
         return arr, np.where(np.isfinite(arr), _NUMBER, _OVERFLOW)

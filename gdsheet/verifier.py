@@ -40,6 +40,7 @@ from .formula.evaluator import evaluate
 from .formula.parser import col_to_letters, fill_down_template, parse, quote_sheet, to_shape
 from .tolerance import DEFAULT, Tolerance
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
+from .workbook.cellmap import CellMap
 from .workbook.model import Workbook
 from .workbook.reader import read_workbook
 from .workbook.safety import UnreadableWorkbook
@@ -263,12 +264,12 @@ def _groups(sl: SheetLayout) -> Iterator[_Group]:
     first = table.top + 1
     for i, col in enumerate(table.columns):
         c = table.left + i
-        values = col.values.tolist() if isinstance(col.values, np.ndarray) else list(col.values)
-        scales = col.scale.tolist() if col.scale is not None else None
+        values = _floats_or_list(col.values)
+        scales = _floats_or_list(col.scale) if col.scale is not None else None
         for k, h in enumerate(col.head):
             if isinstance(h, str) and h.startswith("="):
                 yield _Group(c, range(first + k, first + k + 1), h, lambda r, h=h: render(h, table, r),
-                             values[k:k + 1], scales[k:k + 1] if scales else None)
+                             values[k:k + 1], scales[k:k + 1] if scales is not None else None)
         if col.formula is None or len(col.head) >= len(values):
             continue
         k0 = len(col.head)
@@ -282,7 +283,14 @@ def _groups(sl: SheetLayout) -> Iterator[_Group]:
             def text_at(r: int, t: str = template) -> str:
                 return render(t, table, r)
         yield _Group(c, range(start, first + len(values)), template, text_at, values[k0:],
-                     scales[k0:] if scales else None)
+                     scales[k0:] if scales is not None else None)
+
+
+def _floats_or_list(values: Any) -> Any:
+    """A float64 array stays one (compared without a Python step per cell); anything else a list."""
+    if isinstance(values, np.ndarray):
+        return values if values.dtype == np.float64 else values.tolist()
+    return list(values)
 
 
 def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evaluated: dict[Any, Any],
@@ -291,9 +299,8 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     """Compare one group: formulas by shape, then every value source as arrays."""
     c = g.col
     rows = g.rows
-    keys = [(r, c) for r in rows]
-    report.checked += len(keys)
-    found = list(map(sheet.formulas.get, keys))
+    report.checked += len(rows)
+    found = _column(sheet.formulas, c, rows)
     verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
     for i, f in dict(zip(map(id, found), found)).items():  # each distinct formula object once
         if f is None:
@@ -308,16 +315,17 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     else:
         bad_formula = []
     expected = g.expected
-    cached = list(map(sheet.values.get, keys))
-    sources: list[tuple[str, list[Any], np.ndarray | None]] = []
+    cached = _column(sheet.values, c, rows, numbers=True)
+    sources: list[tuple[str, Any, np.ndarray | None]] = []
     if evaluate_formulas:
-        sources.append(("gdsheet", list(map(evaluated.get, keys)), None))
-    present = np.fromiter((v is not None for v in cached), dtype=bool, count=len(cached))
+        sources.append(("gdsheet", _column(evaluated, c, rows, numbers=True), None))
+    present = np.ones(len(rows), dtype=bool) if isinstance(cached, np.ndarray) else \
+        np.fromiter((v is not None for v in cached), dtype=bool, count=len(cached))
     if not present.all() and "some formula cells carry no cached value" not in report.notes:
         report.notes.append("some formula cells carry no cached value")
     sources.append(("cached", cached, present))
     for engine, values in engine_sheets.items():
-        sources.append((engine, list(map(values.get, keys)), None))
+        sources.append((engine, _column(values, c, rows, numbers=True), None))
     for i in bad_formula:
         _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found[i], g, 0, max_listed)
     for priority, (source, vals, mask) in enumerate(sources, start=1):
@@ -332,11 +340,24 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
                     max_listed)
 
 
+def _column(cells: Any, col: int, rows: range, numbers: bool = False) -> Any:
+    """The cells of ``rows`` in column ``col`` (None where empty), sliced from a CellMap's arrays;
+    ``numbers=True``: a float64 array when every one of those cells is a number in a block."""
+    if isinstance(cells, CellMap):
+        if numbers:
+            arr = cells.numbers(col, rows)
+            if arr is not None:
+                return arr
+        return cells.column_values(col, rows)
+    return [cells.get((r, col)) for r in rows]
+
+
 def _record(report: Report, sheet: str, row: int, col: int, source: str, expected: Any, found: Any,
             formula: Any, g: _Group, priority: int, max_listed: int) -> None:
     report.mismatch_count += 1
     if len(report.mismatches) < max_listed:
-        m = Mismatch(f"{_quote(sheet)}!{_a1(row, col)}", source, expected, found, _text_at(formula, row, col),
+        m = Mismatch(f"{_quote(sheet)}!{_a1(row, col)}", source, _py(expected), _py(found),
+                     _text_at(formula, row, col),
                      g.render(row))
         m.order = (report.sheet_order(sheet), row, col, priority)
         report.mismatches.append(m)

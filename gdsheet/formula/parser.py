@@ -196,7 +196,7 @@ _TOKEN_RE = re.compile(
     rf"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"]|"")*")
-  | (?P<error>{_ERROR_RE})
+  | (?P<error>(?i:{_ERROR_RE}))
   | (?P<colrange>(\$?)([A-Za-z]{{1,3}}):(\$?)([A-Za-z]{{1,3}})(?!{_NAME_CHAR}|\(|!))
   | (?P<rowrange>(\$?)(\d+):(\$?)(\d+)(?!{_NAME_CHAR}|\())
   | (?P<cell>(\$?)([A-Za-z]{{1,3}})(\$?)(\d+)(?!{_NAME_CHAR}|\(|!))
@@ -207,7 +207,7 @@ _TOKEN_RE = re.compile(
   | (?P<name>{_NAME_START}{_NAME_CHAR}*)
   | (?P<op><>|<=|>=|[-+*/^&=<>%:,;(){{}}])
     """,
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE,  # letters are spelled [A-Za-z]: IGNORECASE over the \u00a1-\uffff classes costs 0.17 s to compile
 )
 
 

@@ -1,8 +1,10 @@
 """What gdsheet knows about a workbook once it has read it: cells, formulas, names.
 
 The reader fills this model from an .xlsx file; the evaluator, the verifier and the
-grader consume it.  It is deliberately plain (dicts keyed by 1-based ``(row, col)``)
-so that every layer can be tested without a file.
+grader consume it.  It is deliberately plain (mappings keyed by 1-based ``(row, col)``)
+so that every layer can be tested without a file; the mappings are
+:class:`~gdsheet.workbook.cellmap.CellMap` objects, which keep long columns in numpy
+arrays (a plain dict works wherever a CellMap does).
 
 Values are Python scalars: ``float`` for numbers, ``str``, ``bool``,
 :class:`gdsheet.formula.errors.ExcelError` for error values (``#NUM!`` ...), and no
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .cellmap import CellMap
 
 Value = Any  # float | str | bool | ExcelError ; absent key = empty cell
 CellKey = tuple[int, int]  # (row, col), both 1-based
@@ -37,17 +41,28 @@ class Formula:
 @dataclass(slots=True)
 class Sheet:
     name: str
-    values: dict[CellKey, Value] = field(default_factory=dict)  # constants and cached results
-    formulas: dict[CellKey, Formula] = field(default_factory=dict)
+    values: CellMap = field(default_factory=CellMap)  # constants and cached results
+    formulas: CellMap = field(default_factory=CellMap)  # a Formula per formula cell
     state: str = "visible"  # visible | hidden | veryHidden
 
     def max_row(self) -> int:
-        rows = [r for r, _ in self.values] + [r for r, _ in self.formulas]
-        return max(rows, default=0)
+        return max(_extent(self.values, 0), _extent(self.formulas, 0))
 
     def max_col(self) -> int:
-        cols = [c for _, c in self.values] + [c for _, c in self.formulas]
-        return max(cols, default=0)
+        return max(_extent(self.values, 1), _extent(self.formulas, 1))
+
+
+def _extent(cells: Any, axis: int) -> int:
+    """The largest row (axis 0) or column (axis 1) holding something, without visiting
+    every cell of a column block."""
+    if not isinstance(cells, CellMap):
+        return max((k[axis] for k in cells), default=0)
+    best = max((k[axis] for k in cells.extra), default=0)
+    for col, block in cells.blocks.items():
+        present = block.present()
+        if present.any():
+            best = max(best, col if axis else block.start + int(present.nonzero()[0][-1]))
+    return best
 
 
 @dataclass(slots=True)

@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 from xml.etree.ElementTree import Element
 
+import numpy as np
+
 from defusedxml import ElementTree as SafeET
 
 from ..formula.errors import ERRORS_BY_CODE
@@ -89,46 +91,73 @@ class _Context:
         self.cells = 0
         self.limited: list[str] = []
 
-    def sheet_text(self, part: str, sheet: str) -> str | None:
-        """A worksheet part's text, inflated as a stream and cut before its first row past
-        ``limits.max_row`` (rows are in ascending order in a valid sheet), so that a sheet
-        filled down to row 1,048,576 costs only the rows under the cap."""
+    def sheet_chunks(self, part: str, sheet: str) -> Iterator[str]:
+        """The rows of a worksheet part, inflated as a stream: pieces of about
+        ``CHUNK_CHARS`` characters of ``<sheetData>``'s content, each ending after a
+        ``</row>``, so that the whole sheet is never in memory at once (a 1,000,000-row
+        sheet is 480 MB of XML).  Reading stops at the first row past ``limits.max_row``
+        (rows ascend in a valid sheet).  Raises :class:`_NotPlain` for a sheet written
+        with a namespace prefix (``<x:sheetData>``): the caller reads it the general way."""
         max_row = self.limits.max_row
-        if max_row >= 1_048_576:
-            return self.text(part)
         try:
             info = self.zf.getinfo(part)
         except KeyError:
-            return None
+            return
         decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        buf = tail = ""
+        in_data = False
         pieces: list[str] = []
-        carry = ""
+        size = 0
         try:
             with self.zf.open(info) as fh:
                 while True:
                     raw = fh.read(STREAM_BYTES)
-                    chunk = carry + decoder.decode(raw, not raw)
-                    carry = ""
-                    if raw:  # keep a tag cut in two for the next round
-                        lt = chunk.rfind("<")
-                        if lt >= 0:
-                            chunk, carry = chunk[:lt], chunk[lt:]
-                    cut = _first_row_past(chunk, max_row)
-                    if cut is not None:
-                        pieces.append(chunk[:cut])
-                        pieces.append("</sheetData></worksheet>")
-                        self.limited.append(f"sheet {sheet!r}: rows after {max_row} not read (limit)")
-                        break
-                    pieces.append(chunk)
-                    if not raw:
-                        break
+                    text = decoder.decode(raw, not raw)
+                    check_xml(self.name, part, tail + text)  # tail: a declaration cut in two
+                    tail = text[-16:]
+                    buf += text
+                    if not in_data:
+                        at = buf.find("<sheetData")
+                        if at < 0:
+                            if not raw:
+                                if ":sheetData" in buf:
+                                    raise _NotPlain
+                                return
+                            buf = buf[-64:]  # enough to hold a "<sheetData" cut in two
+                            continue
+                        close = buf.find(">", at)
+                        if close < 0:
+                            continue
+                        if buf[close - 1] == "/":
+                            return  # <sheetData/>
+                        in_data = True
+                        buf = buf[close + 1:]
+                    stop = buf.find("</sheetData>")
+                    if stop >= 0:
+                        buf, cut = buf[:stop], len(buf)
+                    else:
+                        cut = buf.rfind("</row>")
+                        cut = -1 if cut < 0 else cut + len("</row>")
+                    if cut >= 0 or not raw:
+                        piece, buf = (buf, "") if stop >= 0 or not raw else (buf[:cut], buf[cut:])
+                        if max_row < 1_048_576:
+                            past = _first_row_past(piece, max_row)
+                            if past is not None:
+                                pieces.append(piece[:past])
+                                self.limited.append(f"sheet {sheet!r}: rows after {max_row} not read (limit)")
+                                yield "".join(pieces)
+                                return
+                        pieces.append(piece)
+                        size += len(piece)
+                        if size >= CHUNK_CHARS or stop >= 0 or not raw:
+                            yield "".join(pieces)
+                            pieces, size = [], 0
+                    if stop >= 0 or not raw:
+                        return
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise UnreadableWorkbook(f"{self.name}: damaged part {part} ({exc})") from None
         except UnicodeDecodeError:
             raise UnreadableWorkbook(f"{self.name}: part {part} is not valid UTF-8 XML") from None
-        text = "".join(pieces)
-        check_xml(self.name, part, text)
-        return text
 
     def text(self, part: str) -> str | None:
         try:
@@ -330,100 +359,178 @@ def _value(t: str | None, v: str | None, inline: str | None, strings: list[str])
     return None
 
 
-def _sheet_data(text: str) -> str:
-    """The text inside <sheetData> (str.find: a lazy regex over 45 MB costs half a second)."""
-    start = text.find("<sheetData")
-    if start < 0:
-        return ""
-    open_end = text.find(">", start)
-    if open_end < 0 or text[open_end - 1] == "/":
-        return ""
-    end = text.find("</sheetData>", open_end)
-    return text[open_end + 1:end if end >= 0 else len(text)]
-
-
 CHUNK_CHARS = 4 << 20  # scan the sheet XML this many characters at a time (ending at a </row>)
+
+
+class _NotPlain(Exception):
+    """The bulk scan cannot read this sheet part: read it with the general parser."""
+
+
+class _Columns:
+    """Cells collected for a sheet, column by column, before they become CellMap blocks:
+    per chunk, numbers as float64 arrays and formulas as int32 indices into one table of
+    Formula objects, so that the Python objects of one chunk are freed before the next
+    is scanned."""
+
+    def __init__(self) -> None:
+        self.num: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.obj: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.table: list[Formula] = []
+        self.index: dict[int, int] = {}  # id(Formula) -> position in table
+
+    def idx(self, f: Formula) -> int:
+        i = self.index.get(id(f))
+        if i is None:
+            i = self.index[id(f)] = len(self.table)
+            self.table.append(f)
+        return i
+
+    def add_numbers(self, rows: list[int], cols: list[int], vals: list[float]) -> None:
+        _add(self.num, rows, cols, np.array(vals, dtype=np.float64))
+
+    def add_formulas(self, rows: list[int], cols: list[int], idx: list[int]) -> None:
+        _add(self.obj, rows, cols, np.array(idx, dtype=np.int32))
+
+    def store(self, sheet: Sheet) -> None:
+        for target, parts, table in ((sheet.values, self.num, None), (sheet.formulas, self.obj, self.table)):
+            for col in sorted(parts):
+                chunks = parts[col]
+                target.set_column(col, np.concatenate([r for r, _ in chunks]),
+                                  np.concatenate([v for _, v in chunks]), table)
+        self.num.clear()
+        self.obj.clear()
+
+
+def _add(into: dict[int, list[Any]], rows: list[int], cols: list[int], vals: np.ndarray) -> None:
+    if not rows:
+        return
+    r = np.array(rows, dtype=np.int64)
+    c = np.array(cols, dtype=np.int64)
+    first = cols[0]
+    if (c == first).all():
+        into.setdefault(first, []).append((r, vals))
+        return
+    for col in sorted(set(cols)):
+        sel = np.flatnonzero(c == col)
+        into.setdefault(col, []).append((r[sel], vals[sel]))
+
+
+# The cell nearly every cell of an iteration table is: a number, or a shared-formula
+# child with its cached number.  A chunk made only of these takes the short path.
+_PLAIN = re.compile(r'<c r="([A-Z]{1,3})(\d+)"(?: s="\d+")?(?: t="n")?>'
+                    r'(?:<f t="shared" si="(\d+)"/>)?<v>([^<]*)</v></c>')
 
 
 def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> None:
     """Bulk scan: one regex per chunk of rows, then whole-list operations rather than a loop per cell.
 
     The common cell (a number, or a shared-formula child with its cached number)
-    is handled by ``map``/``zip`` in C; only cells with a type or a formula text
-    take a Python step.  Scanning ~4 MB of rows at a time keeps the regex's
-    temporary tuples (seven strings per cell) from outgrowing the cells themselves.
+    is handled by ``map``/``zip`` in C and lands in a numpy column; only cells
+    with a type or a formula text take a Python step.  The sheet is inflated and
+    scanned ~4 MB of rows at a time, so neither its text nor the regex's
+    temporary tuples are ever whole in memory.
     """
-    text = ctx.sheet_text(part, sheet.name)
-    if text is None:
-        return
-    if "<sheetData" not in text and ":sheetData" in text:  # a prefixed namespace: <x:sheetData>
-        _read_sheet_general(ctx, text, sheet, strings)
-        return
-    data = _sheet_data(text)
-    del text
-    expected = data.count("<c ") + data.count("<c>")
-    if expected > ctx.limits.cells - ctx.cells:
-        raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
     shared: dict[str, Formula] = {}
     pending: list[tuple[tuple[int, int], str]] = []
+    cols = _Columns()
     found = 0
-    pos = 0
-    while pos < len(data):
-        end = data.find("</row>", pos + CHUNK_CHARS)
-        end = len(data) if end < 0 else end + len("</row>")
-        cells = _CELL.findall(data, pos, end)
-        found += len(cells)
-        if cells:
-            _load_cells(cells, sheet, strings, shared, pending)
-        pos = end
-    del data
+    try:
+        for chunk in ctx.sheet_chunks(part, sheet.name):
+            expected = chunk.count("<c ") + chunk.count("<c>")
+            if expected > ctx.limits.cells - ctx.cells - found:
+                raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
+            plain = _PLAIN.findall(chunk)
+            if len(plain) == expected and (not plain or _load_plain(plain, cols, shared)):
+                found += expected
+                continue
+            del plain
+            cells = _CELL.findall(chunk)
+            if len(cells) != expected:
+                raise _NotPlain
+            found += len(cells)
+            if cells:
+                _load_cells(cells, sheet, cols, strings, shared, pending)
+    except _NotPlain:
+        sheet.values.clear()
+        sheet.formulas.clear()
+        _read_sheet_general(ctx, ctx.text(part) or "", sheet, strings)
+        return
+    cols.store(sheet)
     for key, si in pending:  # children written before their anchor (legal, rare)
         if si in shared:
             sheet.formulas[key] = shared[si]
-    if found != expected:
-        sheet.values.clear()
-        sheet.formulas.clear()
-        _read_sheet_general(ctx, ctx.sheet_text(part, sheet.name) or "", sheet, strings)
-        return
     ctx.cells += found
 
 
-def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, strings: list[str], shared: dict[str, Formula],
-                pending: list[tuple[tuple[int, int], str]]) -> None:
+def _load_plain(cells: list[tuple[str, str, str, str]], cols: _Columns, shared: dict[str, Formula]) -> bool:
+    """Numbers and shared-formula children only; False (nothing stored) when a child's
+    group is not known yet, for the general path to handle."""
+    letters, rows_s, sis, vs = zip(*cells)
+    groups = set(sis)
+    groups.discard("")
+    if not groups <= shared.keys():
+        return False
+    for a in set(letters):
+        col_index(a)
+    rows = list(map(int, rows_s))
+    cnums = list(map(_COL_CACHE.__getitem__, letters))
+    try:
+        nums = list(map(float, vs))
+    except ValueError:  # an empty or malformed <v>: that cell holds no number
+        nums = [x if x is not None else float("nan") for x in map(_to_float, vs)]
+    cols.add_numbers(rows, cnums, nums)
+    if groups:
+        where = {si: cols.idx(shared[si]) for si in groups}
+        children = list(map(bool, sis))
+        cols.add_formulas(list(compress(rows, children)), list(compress(cnums, children)),
+                          list(map(where.__getitem__, compress(sis, children))))
+    return True
+
+
+def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, cols: _Columns, strings: list[str],
+                shared: dict[str, Formula], pending: list[tuple[tuple[int, int], str]]) -> None:
     n = len(cells)
     letters, rows_s, attrs, fattrs, ftexts, vs, inlines = zip(*cells)
     del cells
     for a in set(letters):
         col_index(a)
-    keys = list(zip(map(int, rows_s), map(_COL_CACHE.__getitem__, letters)))
+    rows = list(map(int, rows_s))
+    cnums = list(map(_COL_CACHE.__getitem__, letters))
     types = {a: (m.group(1) if (m := _ATTR_T.search(a)) else None) for a in set(attrs)}
     kinds = list(map(types.__getitem__, attrs))
     values = sheet.values
-    # plain numbers: no type, a <v>
-    plain = [t is None and v != "" for t, v in zip(kinds, vs)]
+    # plain numbers: no type (or t="n"), a <v>
+    plain = [(t is None or t == "n") and v != "" for t, v in zip(kinds, vs)]
     try:
-        values.update(zip(compress(keys, plain), map(float, compress(vs, plain))))
-    except ValueError:  # a malformed number somewhere: skip just those cells
-        values.update((k, x) for k, x in zip(compress(keys, plain), map(_to_float, compress(vs, plain)))
-                      if x is not None)
-    for i in compress(range(n), [t is not None for t in kinds]):
+        nums = list(map(float, compress(vs, plain)))
+    except ValueError:  # a malformed number somewhere: those cells are left empty
+        nums = [x if x is not None else float("nan") for x in map(_to_float, compress(vs, plain))]
+    cols.add_numbers(list(compress(rows, plain)), list(compress(cnums, plain)), nums)
+    for i in compress(range(n), [t is not None and t != "n" for t in kinds]):
         val = _value(kinds[i], vs[i], inlines[i] or None, strings)
         if val is not None:
-            values[keys[i]] = val
-    formulas = sheet.formulas
+            values[(rows[i], cnums[i])] = val
     fattr_cache = {fa: dict(_ATTR.findall(fa)) for fa in set(fattrs) if fa}
     # cells that carry formula text: ordinary formulas and the anchors of shared groups
+    f_rows: list[int] = []
+    f_cols: list[int] = []
+    f_objs: list[int] = []
     for i in compress(range(n), [bool(ft) for ft in ftexts]):
-        key, fa, ft = keys[i], fattrs[i], ftexts[i]
+        r, c, fa, ft = rows[i], cnums[i], fattrs[i], ftexts[i]
         attr = fattr_cache.get(fa, {}) if fa else {}
         kind = attr.get("t")
         if kind == "shared":
-            shared[attr.get("si", "")] = formulas[key] = Formula(_unescape(ft), key[0], key[1])
+            f = shared[attr.get("si", "")] = Formula(_unescape(ft), r, c)
         elif kind == "array":
-            formulas[key] = Formula(_unescape(ft), key[0], key[1], array_ref=attr.get("ref"))
+            f = Formula(_unescape(ft), r, c, array_ref=attr.get("ref"))
         elif kind != "dataTable":
-            formulas[key] = Formula(_unescape(ft), key[0], key[1])
-    # children of shared groups (<f t="shared" si="3"/>): one dict update, no step per cell
+            f = Formula(_unescape(ft), r, c)
+        else:
+            continue
+        f_rows.append(r)
+        f_cols.append(c)
+        f_objs.append(cols.idx(f))
+    # children of shared groups (<f t="shared" si="3"/>): whole-list steps, no step per cell
     children = [bool(fa) and not ft for fa, ft in zip(fattrs, ftexts)]
     group_of: dict[str, Formula | None] = {}
     for fa in set(compress(fattrs, children)):
@@ -434,10 +541,20 @@ def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, strings: list[str], 
         si = attr.get("si", "")
         group_of[fa] = shared.get(si)
         if si not in shared:
-            pending.extend((k, si) for k, f in zip(compress(keys, children), compress(fattrs, children)) if f == fa)
-    formulas.update((k, f) for k, f in zip(compress(keys, children), map(group_of.__getitem__,
-                                                                         compress(fattrs, children)))
-                    if f is not None)
+            pending.extend(((r, c), si) for r, c, f in zip(compress(rows, children), compress(cnums, children),
+                                                            compress(fattrs, children)) if f == fa)
+    where = {fa: (cols.idx(f) if f is not None else -1) for fa, f in group_of.items()}
+    idx = list(map(where.__getitem__, compress(fattrs, children)))
+    if -1 in idx:
+        keep = [i >= 0 for i in idx]
+        f_rows += compress(compress(rows, children), keep)
+        f_cols += compress(compress(cnums, children), keep)
+        f_objs += compress(idx, keep)
+    else:
+        f_rows += compress(rows, children)
+        f_cols += compress(cnums, children)
+        f_objs += idx
+    cols.add_formulas(f_rows, f_cols, f_objs)
 
 
 def _to_float(text: str) -> float | None:
