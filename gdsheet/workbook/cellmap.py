@@ -93,7 +93,7 @@ class CellMap(MutableMapping[Key, Any]):
         make a float block; objects make an object block, given either as a list or, with
         ``table``, as an integer array of indices into ``table``.  A column too sparse for
         a block goes to ``extra``.  Replaces the column's existing block."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(rows)
         n = len(rows)
         if n == 0:
             return
@@ -120,6 +120,25 @@ class CellMap(MutableMapping[Key, Any]):
         for key in [k for k in self.extra if k[1] == col and lo <= k[0] <= hi]:
             if block.get(key[0], _M) is not _M:
                 del self.extra[key]  # the new cell replaces it; else it stays, the slot empty
+        self.blocks[col] = block
+
+    def set_block(self, col: int, start: int, data: np.ndarray, table: list[Any] | None = None) -> None:
+        """Install a whole column block: ``data`` float64 (NaN = empty) or, with ``table``,
+        int32 indices into it (-1 = empty), its first entry at row ``start``.  The caller
+        gives up ``data``.  A block with too few cells goes to ``extra`` instead."""
+        present = ~np.isnan(data) if table is None else data >= 0
+        n = int(present.sum())
+        if n < MIN_BLOCK or len(data) > SPREAD * n:
+            rows = np.flatnonzero(present) + start
+            self.set_column(col, rows, data[present], table)
+            return
+        old = self.blocks.pop(col, None)
+        if old is not None:
+            self.extra.update(((r, col), v) for r, v in _block_items(old))
+        block = Block(start, data, table)
+        for key in [k for k in self.extra if k[1] == col and start <= k[0] < start + len(data)]:
+            if block.get(key[0], _M) is not _M:
+                del self.extra[key]
         self.blocks[col] = block
 
     def column(self, col: int) -> Block | None:

