@@ -460,9 +460,9 @@ class Network(Exercise):
         Param("init_weights", "weights_file", "initial weights file", None, kind="path", in_workbook=False,
               help='JSON {"W1": [[...]], "b1": [...], "W2": [[...]], "b2": [...]}'),
         Param("data_source", "data_source", "data", "generated", kind="str", cli=False, live=False),
-        Param("loss_tolerance", "loss_tolerance", "converged: loss within this fraction of the lowest", 0.01,
+        Param("loss_tolerance", "loss_tolerance", "converged: relative change of the loss per step", 1e-3,
               minimum=0.0, number_format="0.0E+00",
-              help="--optimizers summary: the steps after which the loss stays ≤ (1 + this) × the run's lowest"),
+              help="--optimizers summary: steps until every step changes the loss by at most this fraction"),
         *optimizer_params(),
     ]
     presets: dict[str, dict[str, Any]] = {}
@@ -688,7 +688,7 @@ class Network(Exercise):
                             heights={1: 45},
                             tab_color="#70AD47")
         heads = ["optimizer", "update", "loss at iteration 0", "loss after the last step", "lowest loss",
-                 "steps until the loss stays within the tolerance of its lowest"]
+                 "steps until the loss settles (changes ≤ tolerance per step)"]
         sheet.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
         last = p["steps"] + 2
         for r, (run, table) in enumerate(zip(runs, tables), start=2):
@@ -709,8 +709,10 @@ class Network(Exercise):
             ]
             unsettled = table.columns[table.column_index("unsettled") - 1].values
             u_letter = col_letter(table.column_index("unsettled"))
-            settled: Any = float(np.max(unsettled)) if np.all(np.isfinite(unsettled)) else "diverged"
-            sheet.cells.append(Cell(r, 6, settled, formula=f'=IFERROR(MAX({q}!${u_letter}$2:${u_letter}${last}),'
+            settled: Any = ("diverged" if not np.all(np.isfinite(unsettled)) else
+                            "not reached" if np.max(unsettled) > p["steps"] else float(np.max(unsettled)))
+            rng = f"{q}!${u_letter}$2:${u_letter}${last}"
+            sheet.cells.append(Cell(r, 6, settled, formula=f'=IFERROR(IF(MAX({rng})>steps,"not reached",MAX({rng})),'
                                                            f'"diverged")', number_format="0"))
         sheet.cells.append(Cell(len(runs) + 3, 1, CONVERGED, style="note"))
         sheet.charts.append(Chart("Loss by iteration, every optimizer (log scale)",
@@ -883,8 +885,8 @@ class Network(Exercise):
         icols.append(Column("last", "last row in passes", 1 + (ks + 1) * N, formula="={first}+observations-1",
                             number_format="0", width=10,
                             explanation="The last row of the block: the sums above run from first to last."))
-        if summary_row is not None:
-            icols.append(_unsettled_column(tr.loss, p["loss_tolerance"], ks, summary_row))
+        if summary_row is not None:  # a comparison: the Summary's steps to converge read this column
+            icols.append(_unsettled_column(tr.loss, p["loss_tolerance"], ks))
         return Table(icols), passes
 
     def _charts(self, shape: Shape, run: Run, index: int, count: int) -> list[Chart]:
@@ -954,6 +956,9 @@ class Network(Exercise):
                                "learns like a single hidden unit. Random starts break the symmetry."),
             ("Data", data),
         ]
+        if p.get("optimizers"):
+            lines.append(("Summary sheet", "One row per optimizer: the loss it starts from, ends at, its lowest. "
+                                           + CONVERGED))
         about.cells.append(Cell(1, 1, "About this workbook", style="title"))
         r = 3
 
@@ -972,7 +977,7 @@ class Network(Exercise):
             about.cells.append(Cell(r, 2, "Meaning (each column holds one formula, filled down)", style="header"))
             r += 1
             if sheet == it:
-                weights = [c for c in table.columns if c.head and c.formula]
+                weights = [c for c in table.columns if c.head and c.formula and c.key != "unsettled"]
                 grads = [c for c in table.columns if c.key.startswith("g_")]
                 rest = [c for c in table.columns if c not in weights and c not in grads]
                 line(rest[0].header, rest[0].explanation)
@@ -1004,27 +1009,31 @@ class Network(Exercise):
         return about
 
 
-CONVERGED = ("Steps to converge: the first iteration from which on the loss stays at or below (1 + loss_tolerance) "
-             "× the lowest loss of the run — the largest value of the run's last column. A number close to the "
-             "number of steps means the loss was still falling when the run stopped.")
+CONVERGED = ("Steps to converge: the first iteration from which on every step changes the loss by at most "
+             "loss_tolerance of its value, |L_k − L_(k−1)| ≤ loss_tolerance·|L_(k−1)| — the largest value of the "
+             "run's last column; \"not reached\" when the last step still changes it more. A slow run settles early too: "
+             "read it with the loss it reached.")
 
 
-def _unsettled_column(loss: np.ndarray, tolerance: float, k: np.ndarray, summary_row: int) -> Column:
-    """k + 1 while the loss is above (1 + tol) × the run's lowest (the Summary's cell), else 0.
+def _unsettled_column(loss: np.ndarray, tolerance: float, k: np.ndarray) -> Column:
+    """k + 1 while a step still changes the loss by more than tol (relative), else 0 (row 0: 1).
 
-    Its largest value is the number of steps after which the loss stays within the tolerance:
-    O(1) per row (the lowest loss is one MIN on the Summary sheet, read by every row), and the
-    summary's MAX is one O(T) scan — the quadratic's ``far`` column for the network.
+    Its largest value is the number of steps after which the loss has settled: O(1) per row,
+    reading only its own and the previous row (a column that read one cell holding the run's
+    lowest loss made LibreOffice's grouped calculation fail the whole workbook with #VALUE!
+    above ~50k cells — measured), and the summary's MAX is one O(T) scan: the quadratic's
+    ``far`` column for the network.
     """
     with np.errstate(invalid="ignore"):
-        lowest = float(np.min(loss)) if np.all(np.isfinite(loss)) else float("nan")
-        values = np.where(np.isfinite(lowest), np.where(loss > lowest * (1 + tolerance), k + 1, 0.0), np.nan)
-    return Column("unsettled", "k + 1 while L > (1 + tol)·lowest", values,
-                  formula=f"=IF({{loss}}>Summary!$E${summary_row}*(1+loss_tolerance),{{iteration}}+1,0)",
+        moved = np.abs(loss[1:] - loss[:-1]) > tolerance * np.abs(loss[:-1])
+        fine = np.isfinite(loss[1:]) & np.isfinite(loss[:-1])
+        later = np.where(fine, np.where(moved, k[1:] + 1, 0.0), np.nan)
+    return Column("unsettled", "k + 1 while |ΔL| > tol·|L|", np.concatenate([[1.0], later]), head=["={iteration}+1"],
+                  formula="=IF(ABS({loss}-{loss[-1]})>loss_tolerance*ABS({loss[-1]}),{iteration}+1,0)",
                   number_format="0", width=12,
-                  explanation="k + 1 while the loss is still above (1 + loss_tolerance) × the run's lowest loss (on "
-                              "the Summary sheet), else 0: the largest is the number of steps after which the loss "
-                              "stays within the tolerance of its lowest.")
+                  explanation="k + 1 while this step still changed the loss by more than loss_tolerance of its "
+                              "previous value, else 0 (row 0: 1, there is no step yet): the largest is the number "
+                              "of steps after which the loss has settled.")
 
 
 def _example(template: str, table: Table, row: int) -> str:
