@@ -19,7 +19,7 @@ from .base import Param
 from .network import Network, Shape
 
 _KEEP = ("inputs", "outputs", "init", "bias_init", "seed", "observations", "lr", "steps", "data", "init_weights",
-         "data_source")
+         "data_source", "loss_tolerance")
 
 
 def _linear_params() -> list[Param]:

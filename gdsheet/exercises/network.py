@@ -60,6 +60,7 @@ from . import init as initializers
 from ..optimizers import (ALL_HYPER, OPTIMIZERS, SCHEDULES, fill, hyper_values, optimizer_params,
                           state_key, used_keys)
 from ..optimizers import run as run_optimizer
+from ..optimizers.base import sensitivity
 from ..formula.parser import quote_sheet
 from .base import Cell, Chart, Column, Exercise, Layout, Param, Series, SheetLayout, Table, col_letter
 from .datafiles import load_csv, load_weights
@@ -69,6 +70,11 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid")
 MAX_UNITS = 20
 MAX_CHART_UNITS = 6  # hidden units drawn in the incoming-weights chart
+# The perturbed run that measures how errors grow along a trajectory: each value moved by
+# JITTER × its scale — 1e4 roundings, well above the runs' own rounding noise, and small enough
+# that a growth of 1e7 (a chaotic AdaGrad run, measured) still stays in the linear regime.
+JITTER = 1e-12
+SEED = 20_250_801  # the directions of the nudges: fixed, so the tolerance is the same on every run
 
 
 quote = quote_sheet  # a sheet name as it stands in a reference
@@ -306,7 +312,6 @@ def train(x: np.ndarray, t: np.ndarray, initial: dict[str, np.ndarray], shape: S
     names = list(shape.shapes())
     sizes = {k: int(np.prod(shape.shapes()[k])) for k in names}
     hp = dict(hp or {})
-    records: list[dict[str, Any]] = []
 
     def flat(arrays: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(arrays[k], dtype=float).ravel() for k in names])
@@ -318,15 +323,32 @@ def train(x: np.ndarray, t: np.ndarray, initial: dict[str, np.ndarray], shape: S
             at += sizes[k]
         return out
 
-    def grad(theta: np.ndarray) -> np.ndarray:
-        r = forward_backward(x, t, unflat(theta), shape, act, out_act)
-        records.append(r)
-        return flat(r["grads"])
-
     rates = SCHEDULES[schedule].rates(lr, steps, hp)
-    result = run_optimizer(OPTIMIZERS[optimizer], grad, flat(initial), steps, rates, hp,
-                           grad_scale=lambda theta: flat(records[-1]["grad_scale"]))
+
+    def one_run(jitter: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        records: list[dict[str, Any]] = []
+
+        def grad(theta: np.ndarray) -> np.ndarray:
+            r = forward_backward(x, t, unflat(theta), shape, act, out_act)
+            records.append(r)
+            return flat(r["grads"])
+
+        result = run_optimizer(OPTIMIZERS[optimizer], grad, flat(initial), steps, rates, hp,
+                               grad_scale=lambda theta: flat(records[-1]["grad_scale"]), jitter=jitter, seed=SEED)
+        return result, records
+
+    result, records = one_run(0.0)
+    # how far an error grows along this trajectory (gdsheet/optimizers/base.py): a second run, every
+    # gradient, step and weight nudged by JITTER × its scale; the growth joins every cell's scale
+    shadow, shadow_records = one_run(JITTER)
     values, scales = result["values"], result["scales"]
+    for key in scales:
+        scales[key] = scales[key] + sensitivity(values[key], shadow["values"][key], JITTER)
+    for r, s in zip(records, shadow_records):
+        r["loss_scale"] += float(sensitivity(np.array(r["loss"]), np.array(s["loss"]), JITTER))
+        if passes:
+            for key in r["scales"]:
+                r["scales"][key] = r["scales"][key] + sensitivity(r["cols"][key], s["cols"][key], JITTER)
     trace = Trace(unflat(values["theta"]), unflat(values["grad"]), unflat(scales["grad"]),
                   np.array([r["loss"] for r in records]), np.array([r["loss_scale"] for r in records]))
     trace.weight_scale = unflat(scales["theta"])
@@ -438,6 +460,9 @@ class Network(Exercise):
         Param("init_weights", "weights_file", "initial weights file", None, kind="path", in_workbook=False,
               help='JSON {"W1": [[...]], "b1": [...], "W2": [[...]], "b2": [...]}'),
         Param("data_source", "data_source", "data", "generated", kind="str", cli=False, live=False),
+        Param("loss_tolerance", "loss_tolerance", "converged: relative change of the loss per step", 1e-3,
+              minimum=0.0, number_format="0.0E+00",
+              help="--optimizers summary: steps until every step changes the loss by at most this fraction"),
         *optimizer_params(),
     ]
     presets: dict[str, dict[str, Any]] = {}
@@ -612,6 +637,8 @@ class Network(Exercise):
                 continue
             if (prm.key in hyper and prm.key not in used) or (prm.key == "optimizer" and p.get("optimizers")):
                 continue
+            if prm.key == "loss_tolerance" and not p.get("optimizers"):  # only the comparison's summary reads it
+                continue
             value = p[prm.key]
             style = "input" if prm.live else "result"
             if isinstance(value, str):
@@ -639,7 +666,7 @@ class Network(Exercise):
             trace = train(x, t, initial[r_i], shape, p.get("activation", "linear"), p.get("output_activation", "linear"),
                           p["lr"], p["steps"], optimizer=run.optimizer or p.get("optimizer") or "sgd",
                           schedule=p.get("schedule") or "constant", hp=hyper_values(p))
-            it_table, ps_table = self._tables(p, shape, run, trace)
+            it_table, ps_table = self._tables(p, shape, run, trace, summary_row=r_i + 2 if p.get("optimizers") else None)
             # wide tables print at their natural size over several pages (one page wide is unreadable)
             it_sheet = SheetLayout(run.iterations, table=it_table, freeze=(2, 2), fit=None)
             ps_sheet = SheetLayout(run.passes, table=ps_table, freeze=(2, 3), fit=None)
@@ -657,9 +684,11 @@ class Network(Exercise):
 
     def _summary(self, p: dict[str, Any], runs: list[Run], tables: list[Table]) -> SheetLayout:
         """Comparing optimizers: a row per run (the loss it starts from, ends at, its lowest) and one chart."""
-        sheet = SheetLayout("Summary", widths={1: 12, 2: 52, 3: 16, 4: 16, 5: 16}, freeze=(2, 1), heights={1: 32},
+        sheet = SheetLayout("Summary", widths={1: 12, 2: 52, 3: 16, 4: 16, 5: 16, 6: 22}, freeze=(2, 1),
+                            heights={1: 45},
                             tab_color="#70AD47")
-        heads = ["optimizer", "update", "loss at iteration 0", "loss after the last step", "lowest loss"]
+        heads = ["optimizer", "update", "loss at iteration 0", "loss after the last step", "lowest loss",
+                 "steps until the loss settles (changes ≤ tolerance per step)"]
         sheet.cells += [Cell(1, j, h, style="header") for j, h in enumerate(heads, start=1)]
         last = p["steps"] + 2
         for r, (run, table) in enumerate(zip(runs, tables), start=2):
@@ -678,9 +707,17 @@ class Network(Exercise):
                 Cell(r, 5, lowest, formula=f"=MIN({q}!${letter}$2:${letter}${last})", number_format="0.000000",
                      scale=float(np.nanmax(scale)) if np.any(np.isfinite(scale)) else None),
             ]
+            unsettled = table.columns[table.column_index("unsettled") - 1].values
+            u_letter = col_letter(table.column_index("unsettled"))
+            settled: Any = ("diverged" if not np.all(np.isfinite(unsettled)) else
+                            "not reached" if np.max(unsettled) > p["steps"] else float(np.max(unsettled)))
+            rng = f"{q}!${u_letter}$2:${u_letter}${last}"
+            sheet.cells.append(Cell(r, 6, settled, formula=f'=IFERROR(IF(MAX({rng})>steps,"not reached",MAX({rng})),'
+                                                           f'"diverged")', number_format="0"))
+        sheet.cells.append(Cell(len(runs) + 3, 1, CONVERGED, style="note"))
         sheet.charts.append(Chart("Loss by iteration, every optimizer (log scale)",
                                   [Series(run.optimizer, run.iterations, "loss") for run in runs],
-                                  y_title="loss L", anchor=f"A{len(runs) + 4}", log_y=True))
+                                  y_title="loss L", anchor=f"A{len(runs) + 5}", log_y=True))
         return sheet
 
     def _data_table(self, x: np.ndarray, t: np.ndarray) -> Table:
@@ -693,7 +730,8 @@ class Network(Exercise):
                  for k in range(t.shape[1])]
         return Table(cols)
 
-    def _tables(self, p: dict[str, Any], shape: Shape, run: Run, tr: Trace) -> tuple[Table, Table]:
+    def _tables(self, p: dict[str, Any], shape: Shape, run: Run, tr: Trace, summary_row: int | None = None
+                ) -> tuple[Table, Table]:
         n, h, k = shape.inputs, shape.hidden, shape.outputs
         N, T = p["observations"], p["steps"]
         act, out_act = p.get("activation", "linear"), p.get("output_activation", "linear")
@@ -847,6 +885,8 @@ class Network(Exercise):
         icols.append(Column("last", "last row in passes", 1 + (ks + 1) * N, formula="={first}+observations-1",
                             number_format="0", width=10,
                             explanation="The last row of the block: the sums above run from first to last."))
+        if summary_row is not None:  # a comparison: the Summary's steps to converge read this column
+            icols.append(_unsettled_column(tr.loss, p["loss_tolerance"], ks))
         return Table(icols), passes
 
     def _charts(self, shape: Shape, run: Run, index: int, count: int) -> list[Chart]:
@@ -916,6 +956,9 @@ class Network(Exercise):
                                "learns like a single hidden unit. Random starts break the symmetry."),
             ("Data", data),
         ]
+        if p.get("optimizers"):
+            lines.append(("Summary sheet", "One row per optimizer: the loss it starts from, ends at, its lowest. "
+                                           + CONVERGED))
         about.cells.append(Cell(1, 1, "About this workbook", style="title"))
         r = 3
 
@@ -934,7 +977,7 @@ class Network(Exercise):
             about.cells.append(Cell(r, 2, "Meaning (each column holds one formula, filled down)", style="header"))
             r += 1
             if sheet == it:
-                weights = [c for c in table.columns if c.head and c.formula]
+                weights = [c for c in table.columns if c.head and c.formula and c.key != "unsettled"]
                 grads = [c for c in table.columns if c.key.startswith("g_")]
                 rest = [c for c in table.columns if c not in weights and c not in grads]
                 line(rest[0].header, rest[0].explanation)
@@ -964,6 +1007,33 @@ class Network(Exercise):
                     text += f" Row 2: {_example(col.formula, table, 2)}"
                 line(col.header, text)
         return about
+
+
+CONVERGED = ("Steps to converge: the first iteration from which on every step changes the loss by at most "
+             "loss_tolerance of its value, |L_k − L_(k−1)| ≤ loss_tolerance·|L_(k−1)| — the largest value of the "
+             "run's last column; \"not reached\" when the last step still changes it more. A slow run settles early too: "
+             "read it with the loss it reached.")
+
+
+def _unsettled_column(loss: np.ndarray, tolerance: float, k: np.ndarray) -> Column:
+    """k + 1 while a step still changes the loss by more than tol (relative), else 0 (row 0: 1).
+
+    Its largest value is the number of steps after which the loss has settled: O(1) per row,
+    reading only its own and the previous row (a column that read one cell holding the run's
+    lowest loss made LibreOffice's grouped calculation fail the whole workbook with #VALUE!
+    above ~50k cells — measured), and the summary's MAX is one O(T) scan: the quadratic's
+    ``far`` column for the network.
+    """
+    with np.errstate(invalid="ignore"):
+        moved = np.abs(loss[1:] - loss[:-1]) > tolerance * np.abs(loss[:-1])
+        fine = np.isfinite(loss[1:]) & np.isfinite(loss[:-1])
+        later = np.where(fine, np.where(moved, k[1:] + 1, 0.0), np.nan)
+    return Column("unsettled", "k + 1 while |ΔL| > tol·|L|", np.concatenate([[1.0], later]), head=["={iteration}+1"],
+                  formula="=IF(ABS({loss}-{loss[-1]})>loss_tolerance*ABS({loss[-1]}),{iteration}+1,0)",
+                  number_format="0", width=12,
+                  explanation="k + 1 while this step still changed the loss by more than loss_tolerance of its "
+                              "previous value, else 0 (row 0: 1, there is no step yet): the largest is the number "
+                              "of steps after which the loss has settled.")
 
 
 def _example(template: str, table: Table, row: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises.base import Param
-from .base import Optimizer, StateColumn
+from .base import Optimizer, StateColumn, quotient_scale, sqrt_scale
 
 EPSILON = Param("epsilon", "epsilon", "ε, keeps the division finite", 1e-8, minimum=0.0,
                 number_format="0.0E+00", help="adagrad, rmsprop and adam")
@@ -32,6 +32,18 @@ class AdaGrad(Optimizer):
     def update(self, state, g, k, lr, hp):
         G = state["G"] + g**2
         return {"G": G}, {"G": G, "step": lr * g / (np.sqrt(G) + hp["epsilon"])}
+
+    def scales(self, sstate, gs, state, shown, g, k, lr, hp):
+        sG = sstate["G"] + gs**2  # a sum of squares: its sizes
+        return {"G": sG}, {"G": sG, "step": adaptive_step_scale(g, gs, shown["G"], sG, lr, hp["epsilon"])}
+
+
+def adaptive_step_scale(g: np.ndarray, gs: np.ndarray, S: np.ndarray, sS: np.ndarray, lr: float,
+                        epsilon: float) -> np.ndarray:
+    """Scale of η·g / (√S + ε) (AdaGrad, RMSProp, Adam's m̂ / √v̂), first order through the
+    square root and the division: rel(step) ≈ rel(g) + rel(√S + ε), rel(√S) ≈ rel(S)/2."""
+    root = np.sqrt(S)
+    return lr * quotient_scale(g, gs, root + epsilon, sqrt_scale(S, sS) + epsilon)
 
 
 OPTIMIZER = AdaGrad()

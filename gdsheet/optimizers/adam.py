@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises.base import Param
-from .adagrad import EPSILON
+from .adagrad import EPSILON, adaptive_step_scale
 from .base import Optimizer, StateColumn
 
 BETA1 = Param("beta1", "beta1", "β₁, decay of the first moment", 0.9, minimum=0.0, maximum=0.999999, help="adam")
@@ -47,6 +47,24 @@ class Adam(Optimizer):
         vhat = v / (1 - b2 ** (k + 1))
         return {"m": m, "v": v}, {"m": m, "v": v, "mhat": mhat, "vhat": vhat,
                                   "step": lr * mhat / (np.sqrt(vhat) + hp["epsilon"])}
+
+    def scales(self, sstate, gs, state, shown, g, k, lr, hp):
+        b1, b2 = hp["beta1"], hp["beta2"]
+        sm = b1 * sstate["m"] + (1 - b1) * gs
+        sv = b2 * sstate["v"] + (1 - b2) * gs**2
+        smhat = _corrected_scale(shown["mhat"], sm, b1, k)
+        svhat = _corrected_scale(shown["vhat"], sv, b2, k)
+        return {"m": sm, "v": sv}, {"m": sm, "v": sv, "mhat": smhat, "vhat": svhat,
+                                    "step": adaptive_step_scale(shown["mhat"], smhat, shown["vhat"], svhat, lr,
+                                                                hp["epsilon"])}
+
+
+def _corrected_scale(corrected: np.ndarray, s: np.ndarray, beta: float, k: int) -> np.ndarray:
+    """Scale of x / (1 − β^t): 1 − β^t cancels for β near 1 and small t (β^t carries a rounding
+    of its own size), so its relative error is β^t / (1 − β^t) roundings — added to x's."""
+    power = beta ** (k + 1)
+    c = 1 - power
+    return s / c + np.abs(corrected) * (power / c + 1)
 
 
 OPTIMIZER = Adam()

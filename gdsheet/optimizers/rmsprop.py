@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exercises.base import Param
-from .adagrad import EPSILON
+from .adagrad import EPSILON, adaptive_step_scale
 from .base import Optimizer, StateColumn
 
 RHO = Param("rho", "rho", "ρ, decay of the squared-gradient average", 0.9, minimum=0.0, maximum=0.999999,
@@ -34,6 +34,11 @@ class RMSProp(Optimizer):
         rho = hp["rho"]
         E = rho * state["E"] + (1 - rho) * g**2
         return {"E": E}, {"E": E, "step": lr * g / (np.sqrt(E) + hp["epsilon"])}
+
+    def scales(self, sstate, gs, state, shown, g, k, lr, hp):
+        rho = hp["rho"]
+        sE = rho * sstate["E"] + (1 - rho) * gs**2  # non-negative coefficients: its sizes
+        return {"E": sE}, {"E": sE, "step": adaptive_step_scale(g, gs, shown["E"], sE, lr, hp["epsilon"])}
 
 
 OPTIMIZER = RMSProp()
