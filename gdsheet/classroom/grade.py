@@ -50,6 +50,7 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".ods", ".numbe
 COLUMNS = ["student", "file", "sha256", "score", "max_score", "status", "first_mistake", "message", "matched_by"]
 TIME_LIMIT = 60.0
 MEMORY_LIMIT = 1536 * 2**20
+EXECUTORS = ("processes", "dask")
 
 
 def collect(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
@@ -204,8 +205,11 @@ def _limit_memory(memory_limit: int | None) -> None:
         pass
 
 
-def _worker(conn: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None) -> None:
+def _worker(conn: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None,
+            parent_end: Any = None) -> None:
     """A pool process: run tasks from ``conn`` until told to stop (None) or the parent goes away."""
+    if parent_end is not None:
+        parent_end.close()  # forked with both ends: keep only ours, so the parent's death reads as EOF
     _limit_memory(memory_limit)
     while True:
         try:
@@ -233,7 +237,8 @@ class _Slot:
 
     def __init__(self, ctx: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker, args=(child, fn, job, memory_limit), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, fn, job, memory_limit, self.conn),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.task: Any = None
@@ -357,8 +362,15 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
           out: str | os.PathLike[str] | None = None, feedback_dir: str | os.PathLike[str] | None = None,
           workers: int | None = None, rubric: Rubric | None = None, time_limit: float = TIME_LIMIT,
           memory_limit: int | None = MEMORY_LIMIT, tolerance: Tolerance = DEFAULT,
-          progress: bool | None = None) -> Gradebook:
-    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` when given."""
+          progress: bool | None = None, executor: str = "processes", scheduler: str | None = None) -> Gradebook:
+    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` when given.
+
+    ``executor``: "processes" (this machine's pool of ``workers``) or "dask" (a LocalCluster of
+    ``workers``, or the running cluster at ``scheduler``: :mod:`.dask_executor`)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    if scheduler is not None and executor != "dask":
+        raise ValueError("--scheduler goes with --executor dask")
     keys = keys if isinstance(keys, Keys) else Keys.load(keys)
     if rubric is None and keys.rubric is not None:
         rubric = Rubric.from_dict(keys.rubric, "the keys file's rubric")
@@ -385,8 +397,14 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
         bar.step()
 
     t0 = time.monotonic()
-    run_limited(_grade_one, _Job(keys, rubric, tolerance), tasks, workers=n_workers, time_limit=time_limit,
-                memory_limit=memory_limit, on_result=done)
+    if executor == "dask":
+        from .dask_executor import run_dask
+
+        n_workers = run_dask(_Job(keys, rubric, tolerance), tasks, workers=workers, scheduler=scheduler,
+                             time_limit=time_limit, memory_limit=memory_limit, on_result=done)
+    else:
+        run_limited(_grade_one, _Job(keys, rubric, tolerance), tasks, workers=n_workers, time_limit=time_limit,
+                    memory_limit=memory_limit, on_result=done)
     seconds = time.monotonic() - t0
     book = _assemble(keys, [rows[t.rel] for t in tasks])
     book.ignored = [p.relative_to(root).as_posix() for p in others]
