@@ -45,7 +45,6 @@ from .grade import Task, _grade_one, _Job, run_limited
 INSTALL = "pip install 'gdsheet[dask]'"
 CHUNK_MAX = 25  # files per Dask task: one forked child per chunk; small enough to spread and to retry
 RETRIES = 2  # a task that raises (e.g. the worker's disk is full) runs again
-CONNECT_TIMEOUT = 20.0  # seconds to reach a running scheduler and find a worker
 
 # (rel, parent folder name, file name, bytes, wants a feedback copy)
 Item = tuple[str, str, str, bytes, bool]
@@ -79,6 +78,8 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
         raise ValueError("--workers sets the size of the local Dask cluster; a running cluster (--scheduler) "
                          "has the workers it has")
     d = distributed_module()
+    from dask import config as dask_config, utils as dask_utils
+
     if not tasks:
         return 0
     cluster = None
@@ -86,12 +87,14 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
         if scheduler is None:
             n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
             cluster = d.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                     dashboard_address=None, silence_logs=logging.ERROR)
+                                     dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
             client = d.Client(cluster, set_as_default=False)
         else:
-            client = d.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+            # how long to try: Dask's own setting, distributed.comm.timeouts.connect (30 s)
+            client = d.Client(scheduler, set_as_default=False)
+            client.wait_for_workers(1, timeout=dask_utils.parse_timedelta(
+                dask_config.get("distributed.comm.timeouts.connect")))
+    except (OSError, TimeoutError, RuntimeError) as exc:  # unreachable, no workers, cluster failed to start
         if cluster is not None:
             cluster.close()
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
