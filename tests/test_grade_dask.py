@@ -106,7 +106,8 @@ def test_cli_starts_a_local_cluster(folder, pool_book, tmp_path, capsys):
     assert out.read_text() == pool_book.csv_text()
     printed = capsys.readouterr().out
     unreadable = pool_book.counts["unreadable"]
-    assert f"graded {pool_book.files} files in " in printed and " files/s, 2 workers): " in printed
+    assert f"graded {pool_book.files} files in " in printed
+    assert " files/s, 2 workers; Dask LocalCluster, up in " in printed
     assert f"{unreadable} unreadable" in printed
 
 

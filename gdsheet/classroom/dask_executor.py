@@ -35,7 +35,9 @@ import math
 import multiprocessing
 import os
 import tempfile
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,6 +63,15 @@ def distributed_module() -> Any:
     return distributed
 
 
+@dataclass
+class ClusterRun:
+    """What the batch ran on: worker threads, and the seconds spent starting or reaching the cluster."""
+
+    workers: int
+    start_seconds: float
+    where: str  # "Dask LocalCluster" or "Dask cluster at tcp://..."
+
+
 def chunk_size(files: int, threads: int) -> int:
     """Files per task: a few tasks per worker thread so the batch spreads evenly and a lost
     worker costs little, at most CHUNK_MAX so a retry repeats little."""
@@ -69,10 +80,9 @@ def chunk_size(files: int, threads: int) -> int:
 
 def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: str | None, time_limit: float,
              memory_limit: int | None, on_result: Callable[[Task, str, Any], None],
-             chunk: int | None = None, on_start: Callable[[Any], None] | None = None) -> int:
+             chunk: int | None = None, on_start: Callable[[Any], None] | None = None) -> ClusterRun:
     """Grade ``tasks`` on a Dask cluster; ``on_result(task, "ok" | "error", row_or_message)`` in the
-    caller as each file's result arrives (like :func:`run_limited`).  Returns the cluster's worker
-    threads.  ``workers``: the LocalCluster's size (not with ``scheduler``); ``on_start(client)``
+    caller as each file's result arrives (like :func:`run_limited`).  ``workers``: the LocalCluster's size (not with ``scheduler``); ``on_start(client)``
     is called once the cluster is up (tests use it to kill a worker mid-batch)."""
     if scheduler is not None and workers is not None:
         raise ValueError("--workers sets the size of the local Dask cluster; a running cluster (--scheduler) "
@@ -80,9 +90,11 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
     d = distributed_module()
     from dask import config as dask_config, utils as dask_utils
 
+    where = f"Dask cluster at {scheduler}" if scheduler else "Dask LocalCluster"
     if not tasks:
-        return 0
+        return ClusterRun(0, 0.0, where)
     cluster = None
+    t0 = time.monotonic()
     try:
         if scheduler is None:
             n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
@@ -101,10 +113,16 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
         raise ValueError(f"cannot start grading on {where}: {exc}") from None
     try:
         threads = sum(client.nthreads().values())
+        try:
+            client.run(warm_up)
+        except Exception as exc:
+            raise ValueError(f"the workers of the {where} cannot grade: {type(exc).__name__}: {exc} "
+                             "(gdsheet must be installed on every worker)") from None
+        started = time.monotonic() - t0
         if on_start is not None:
             on_start(client)
         _run(d, client, job, tasks, threads, time_limit, memory_limit, on_result, chunk)
-        return threads
+        return ClusterRun(threads, started, where)
     finally:
         client.close()
         if cluster is not None:
@@ -178,6 +196,12 @@ def _write(path: Path, data: bytes) -> None:
 
 
 # ------------------------------------------------------------------ on the worker
+
+
+def warm_up() -> None:
+    """Import the checker on a worker before the batch: the cluster's start pays for it, not the
+    first files, and a worker without gdsheet is found before any file is sent."""
+    from . import check, feedback  # noqa: F401
 
 
 def grade_chunk(job: _Job, items: list[Item], time_limit: float, memory_limit: int | None) -> list[Outcome]:

@@ -85,6 +85,7 @@ class Gradebook:
     seconds: float = 0.0
     files: int = 0
     workers: int = 1
+    cluster: str = ""  # with --executor dask: where it ran and how long the cluster took to start
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -105,7 +106,7 @@ class Gradebook:
         by = ", ".join(f"{n} {k}" for k, n in self.counts.items())
         rate = self.files / self.seconds if self.seconds else 0.0
         lines = [f"graded {self.files} files in {self.seconds:.1f} s ({rate:.1f} files/s, {self.workers} "
-                 f"worker{'s' if self.workers != 1 else ''}): {by}"]
+                 f"worker{'s' if self.workers != 1 else ''}{'; ' + self.cluster if self.cluster else ''}): {by}"]
         for sid, files in self.duplicates.items():
             lines.append(f"duplicate: {sid} handed in {len(files)} files ({', '.join(files)})")
         if self.missing:
@@ -400,15 +401,17 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
     if executor == "dask":
         from .dask_executor import run_dask
 
-        n_workers = run_dask(_Job(keys, rubric, tolerance), tasks, workers=workers, scheduler=scheduler,
-                             time_limit=time_limit, memory_limit=memory_limit, on_result=done)
+        ran = run_dask(_Job(keys, rubric, tolerance), tasks, workers=workers, scheduler=scheduler,
+                       time_limit=time_limit, memory_limit=memory_limit, on_result=done)
+        n_workers, cluster = ran.workers, f"{ran.where}, up in {ran.start_seconds:.1f} s"
     else:
+        cluster = ""
         run_limited(_grade_one, _Job(keys, rubric, tolerance), tasks, workers=n_workers, time_limit=time_limit,
                     memory_limit=memory_limit, on_result=done)
     seconds = time.monotonic() - t0
     book = _assemble(keys, [rows[t.rel] for t in tasks])
     book.ignored = [p.relative_to(root).as_posix() for p in others]
-    book.seconds, book.files, book.workers = seconds, len(tasks), n_workers
+    book.seconds, book.files, book.workers, book.cluster = seconds, len(tasks), n_workers, cluster
     if out is not None:
         book.write(out)
     return book
