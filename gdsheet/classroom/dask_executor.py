@@ -82,7 +82,8 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
              memory_limit: int | None, on_result: Callable[[Task, str, Any], None],
              chunk: int | None = None, on_start: Callable[[Any], None] | None = None) -> ClusterRun:
     """Grade ``tasks`` on a Dask cluster; ``on_result(task, "ok" | "error", row_or_message)`` in the
-    caller as each file's result arrives (like :func:`run_limited`).  ``workers``: the LocalCluster's size (not with ``scheduler``); ``on_start(client)``
+    caller as each file's result arrives (like :func:`run_limited`).  ``workers``: the LocalCluster's
+    size (not with ``scheduler``); ``chunk``: files per task [:func:`chunk_size`]; ``on_start(client)``
     is called once the cluster is up (tests use it to kill a worker mid-batch)."""
     if scheduler is not None and workers is not None:
         raise ValueError("--workers sets the size of the local Dask cluster; a running cluster (--scheduler) "
@@ -109,8 +110,8 @@ def run_dask(job: _Job, tasks: list[Task], *, workers: int | None, scheduler: st
     except (OSError, TimeoutError, RuntimeError) as exc:  # unreachable, no workers, cluster failed to start
         if cluster is not None:
             cluster.close()
-        where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
-        raise ValueError(f"cannot start grading on {where}: {exc}") from None
+        target = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+        raise ValueError(f"cannot start grading on {target}: {exc}") from None
     try:
         threads = sum(client.nthreads().values())
         try:
