@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import math
@@ -696,9 +697,10 @@ class Bench:
         shutil.rmtree(d, ignore_errors=True)
 
 
-    def grade(self, files: int, hostile_every: int, workers: list[int]) -> None:
+    def grade(self, files: int, hostile_every: int, runs: list[tuple[str, int]]) -> None:
         """`gdsheet grade` on a folder of ``files`` quadratic submissions, every ``hostile_every``-th
-        one hostile (tests/hostile.py), with 1, 2 ... workers; the gradebooks must be identical."""
+        one hostile (tests/hostile.py), for each (executor, workers) of ``runs`` — the process pool
+        with 1, 2 workers, a 2-worker Dask LocalCluster; the gradebooks must be identical."""
         sys.path.insert(0, str(REPO / "tests"))
         from hostile import ODD, UNREADABLE  # the tests' hostile corpus, built in code
 
@@ -738,31 +740,67 @@ class Bench:
                         "hostile_kinds": [k[0] for k in kinds], "runs": []}
         measure(self.gdsheet("check", str(d / "keys" / f"{ids[0]}.key.xlsx")), self.timeout, self.env())  # warm .pyc
         books = {}
-        for n in workers:
-            out = d / f"gradebook-{n}.csv"
-            fig = self.run(f"gdsheet grade {files} files, {n} worker{'s' if n > 1 else ''}",
+        for executor, n in runs:
+            if executor == "dask" and importlib.util.find_spec("distributed") is None:
+                self.notes.append("grading: Dask distributed is not installed (pip install 'gdsheet[dask]'): "
+                                  "no LocalCluster row")
+                continue
+            what = f"{n} worker{'s' if n > 1 else ''}" + (", Dask LocalCluster" if executor == "dask" else "")
+            out = d / f"gradebook-{executor}-{n}.csv"
+            fig = self.run(f"gdsheet grade {files} files, {what}",
                            self.gdsheet("grade", str(subs), "--keys", str(keys), "-o", str(out), "--workers",
-                                        str(n), "--no-progress"),
+                                        str(n), "--no-progress", "--executor", executor),
                            check=lambda m, out=out: None if out.is_file() else "no gradebook written")
             if fig is None:
                 continue
-            books[n] = out.read_text()
-            rows = list(csv.DictReader(io.StringIO(books[n])))
+            books[what] = out.read_text()
+            rows = list(csv.DictReader(io.StringIO(books[what])))
             counts: dict[str, int] = {}
             for r in rows:
                 counts[r["status"]] = counts.get(r["status"], 0) + 1
-            fig.update(workers=n, files_per_second=files / fig["seconds"],
-                       files_per_second_per_core=files / fig["seconds"] / n, statuses=counts)
+            # the batch's own seconds (grade's summary line): without interpreter start and imports,
+            # with the cluster's start for Dask
+            batch = re.search(r"graded \d+ files in ([0-9.]+) s", self._last_output)
+            up = re.search(r"Dask [^;)]*, up in ([0-9.]+) s", self._last_output)
+            fig.update(executor=executor, workers=n, label=what, files_per_second=files / fig["seconds"],
+                       files_per_second_per_core=files / fig["seconds"] / n, statuses=counts,
+                       batch_seconds=float(batch.group(1)) if batch else None,
+                       cluster_start_seconds=float(up.group(1)) if up else None)
             self.grading["runs"].append(fig)
             if len(rows) != files or counts.get("unreadable", 0) != expected.get("unreadable", 0):
-                self.failures.append(f"grade with {n} workers: {len(rows)} rows, statuses {counts}; expected "
+                self.failures.append(f"grade with {what}: {len(rows)} rows, statuses {counts}; expected "
                                      f"{files} rows, {expected.get('unreadable', 0)} unreadable")
         if len(set(books.values())) > 1:
-            self.failures.append("grade: the gradebooks of different worker counts differ")
+            self.failures.append("grade: the gradebooks of different executors or worker counts differ")
         elif len(books) > 1:
-            self.notes.append(f"grading: the gradebooks written with {', '.join(map(str, books))} workers are "
-                              "identical, byte for byte")
+            self.notes.append(f"grading: the gradebooks written with {'; '.join(books)} are identical, byte "
+                              "for byte")
         shutil.rmtree(d, ignore_errors=True)
+
+
+def course_batch(g: dict[str, Any]) -> list[str]:
+    """On paper: a COURSE_BATCH-file batch on a cluster of N workers, from the measured per-file time.
+
+    Per-file time = the CPU seconds of the whole Dask run (client, scheduler, workers and their
+    checker children, the cluster's start included) ÷ files: what a worker with a core of its own
+    spends on a file, independent of what else the measuring machine was running (wall-clock
+    figures on a busy shared machine are not).  N such workers need COURSE_BATCH × that ÷ N, plus
+    the cluster's start; the client reads and ships every file (~16 KB each here), which bounds the
+    pace once N reaches a few dozen (see the README)."""
+    out = []
+    for r in g["runs"]:
+        if r["executor"] == "dask" and r.get("cpu_seconds"):
+            per_file = r["cpu_seconds"] / g["files"]
+            start = r.get("cluster_start_seconds") or 0.0
+            cells = ", ".join(f"{n} workers ≈ {_duration(COURSE_BATCH * per_file / n)}" for n in (1, 8, 32, 128))
+            out.append(f"On paper: the LocalCluster run spent {per_file * 1000:.1f} ms of CPU per file (started in "
+                       f"{start:.1f} s); {COURSE_BATCH:,} submissions cost {COURSE_BATCH * per_file / 3600:.1f} "
+                       f"worker-hours: {cells}, plus the cluster's start.")
+    return out
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def _one_wrong_cell(src: Path, dst: Path, row: int) -> None:
@@ -785,6 +823,8 @@ def _one_wrong_cell(src: Path, dst: Path, row: int) -> None:
 GRADING_FILES = 1000
 SMOKE_GRADING_FILES = 40
 GRADING_HOSTILE_EVERY = 20  # 5%
+GRADING_RUNS = [("processes", 1), ("processes", 2), ("dask", 2)]  # (executor, workers)
+COURSE_BATCH = 100_000  # the course-scale batch the README costs on paper
 
 
 NETWORK_CASES = [  # (label, generate arguments): the issue's files, then doublings of the iterations
@@ -1054,16 +1094,21 @@ def report(bench: Bench, info: dict[str, Any]) -> str:
               "below it carried forward), the rest right. Whole process, gradebook written; files/s per core = "
               "files/s ÷ workers; files per CPU-s = files ÷ the CPU time of the grade process and its workers "
               "(what the machine's other load does not change).", "",
-              "| workers | s | files/s | files/s per core | files per CPU-s | peak MB | speed-up | statuses |",
-              "|---:|---:|---:|---:|---:|---:|---:|---|"]
-        base = next((r["seconds"] for r in g["runs"] if r["workers"] == 1), None)
+              "Batch s = the seconds grade itself reports (no interpreter start; the Dask row includes "
+              "starting its LocalCluster, given apart in the note below); peak MB is the largest single "
+              "process (grade or a worker).", "",
+              "| executor | workers | s | batch s | files/s | files/s per core | files per CPU-s | peak MB "
+              "| speed-up | statuses |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        base = next((r["seconds"] for r in g["runs"] if r["workers"] == 1 and r["executor"] == "processes"), None)
         for r in g["runs"]:
             statuses = ", ".join(f"{n} {k}" for k, n in sorted(r["statuses"].items(), key=lambda kv: -kv[1]))
-            L.append(f"| {r['workers']} | {_f(r['seconds'])} | {_f(r['files_per_second'], '.1f')} | "
-                     f"{_f(r['files_per_second_per_core'], '.1f')} | "
+            where = "Dask LocalCluster" if r["executor"] == "dask" else "process pool"
+            L.append(f"| {where} | {r['workers']} | {_f(r['seconds'])} | {_f(r['batch_seconds'])} | "
+                     f"{_f(r['files_per_second'], '.1f')} | {_f(r['files_per_second_per_core'], '.1f')} | "
                      f"{_f(_ratio(g['files'], r.get('cpu_seconds')), '.1f')} | {_f(r['peak_mb'], '.0f')} | "
                      f"{_x(_ratio(base, r['seconds']))} | {statuses} |")
-        L.append("")
+        L += [""] + course_batch(g) + [""]
 
     L += ["## Targets", "", "| target | measured | status |", "|---|---:|---|"]
     for t in targets(bench):
@@ -1152,7 +1197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             grading = args.grading_files if args.grading_files is not None else \
                 (SMOKE_GRADING_FILES if args.smoke else GRADING_FILES)
             if grading > 0 and not args.only_networks:
-                bench.grade(grading, GRADING_HOSTILE_EVERY, [1, 2])
+                bench.grade(grading, GRADING_HOSTILE_EVERY, GRADING_RUNS)
             if args.networks or args.only_networks:
                 for label, gen_args in (SMOKE_NETWORK_CASES if args.smoke else NETWORK_CASES):
                     bench.network(label, gen_args, engines)

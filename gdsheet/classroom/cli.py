@@ -82,7 +82,15 @@ def add_commands(sub: Any, add_exercise_options: Callable[[argparse.ArgumentPars
     gr.add_argument("--keys", required=True, metavar="KEYS.json", help="the keys file of 'template --roster'")
     gr.add_argument("-o", "--output", default="gradebook.csv", help="the gradebook [default: gradebook.csv]")
     gr.add_argument("--feedback-dir", metavar="DIR", help="write a feedback copy of every submission here")
-    gr.add_argument("--workers", type=int, default=None, help="files checked at once [default: CPU count]")
+    gr.add_argument("--workers", type=int, default=None,
+                    help="files checked at once; with --executor dask, the local cluster's workers "
+                         "[default: CPU count]")
+    gr.add_argument("--executor", choices=("processes", "dask"), default="processes",
+                    help="'processes': a pool on this machine [default]; 'dask': a Dask distributed cluster "
+                         "(pip install 'gdsheet[dask]') — a LocalCluster, or the one at --scheduler")
+    gr.add_argument("--scheduler", metavar="ADDRESS",
+                    help="with --executor dask: a running cluster's scheduler, e.g. tcp://host:8786 "
+                         "(files are sent to its workers as bytes)")
     gr.add_argument("--rubric", metavar="RUBRIC.json", help="overrides the keys file's rubric")
     gr.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                     help="seconds per file before it is stopped and marked unreadable [60]")
@@ -182,7 +190,7 @@ def _grade(args: argparse.Namespace) -> int:
     rubric = Rubric.load(args.rubric) if args.rubric else None
     book = grade(args.folder, args.keys, out=args.output, feedback_dir=args.feedback_dir, workers=args.workers,
                  rubric=rubric, time_limit=args.time_limit, memory_limit=int(args.memory_limit * 2**20),
-                 progress=args.progress)
+                 progress=args.progress, executor=args.executor, scheduler=args.scheduler)
     if args.json:
         print(json.dumps(book.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -50,6 +50,7 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".ods", ".numbe
 COLUMNS = ["student", "file", "sha256", "score", "max_score", "status", "first_mistake", "message", "matched_by"]
 TIME_LIMIT = 60.0
 MEMORY_LIMIT = 1536 * 2**20
+EXECUTORS = ("processes", "dask")
 
 
 def collect(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:
@@ -84,6 +85,7 @@ class Gradebook:
     seconds: float = 0.0
     files: int = 0
     workers: int = 1
+    cluster: str = ""  # with --executor dask: where it ran and how long the cluster took to start
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -104,7 +106,7 @@ class Gradebook:
         by = ", ".join(f"{n} {k}" for k, n in self.counts.items())
         rate = self.files / self.seconds if self.seconds else 0.0
         lines = [f"graded {self.files} files in {self.seconds:.1f} s ({rate:.1f} files/s, {self.workers} "
-                 f"worker{'s' if self.workers != 1 else ''}): {by}"]
+                 f"worker{'s' if self.workers != 1 else ''}{'; ' + self.cluster if self.cluster else ''}): {by}"]
         for sid, files in self.duplicates.items():
             lines.append(f"duplicate: {sid} handed in {len(files)} files ({', '.join(files)})")
         if self.missing:
@@ -204,8 +206,11 @@ def _limit_memory(memory_limit: int | None) -> None:
         pass
 
 
-def _worker(conn: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None) -> None:
+def _worker(conn: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None,
+            parent_end: Any = None) -> None:
     """A pool process: run tasks from ``conn`` until told to stop (None) or the parent goes away."""
+    if parent_end is not None:
+        parent_end.close()  # forked with both ends: keep only ours, so the parent's death reads as EOF
     _limit_memory(memory_limit)
     while True:
         try:
@@ -233,7 +238,8 @@ class _Slot:
 
     def __init__(self, ctx: Any, fn: Callable[[Any, Any], Any], job: Any, memory_limit: int | None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker, args=(child, fn, job, memory_limit), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, fn, job, memory_limit, self.conn),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.task: Any = None
@@ -357,8 +363,15 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
           out: str | os.PathLike[str] | None = None, feedback_dir: str | os.PathLike[str] | None = None,
           workers: int | None = None, rubric: Rubric | None = None, time_limit: float = TIME_LIMIT,
           memory_limit: int | None = MEMORY_LIMIT, tolerance: Tolerance = DEFAULT,
-          progress: bool | None = None) -> Gradebook:
-    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` when given."""
+          progress: bool | None = None, executor: str = "processes", scheduler: str | None = None) -> Gradebook:
+    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` when given.
+
+    ``executor``: "processes" (this machine's pool of ``workers``) or "dask" (a LocalCluster of
+    ``workers``, or the running cluster at ``scheduler``: :mod:`.dask_executor`)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+    if scheduler is not None and executor != "dask":
+        raise ValueError("--scheduler goes with --executor dask")
     keys = keys if isinstance(keys, Keys) else Keys.load(keys)
     if rubric is None and keys.rubric is not None:
         rubric = Rubric.from_dict(keys.rubric, "the keys file's rubric")
@@ -385,12 +398,20 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
         bar.step()
 
     t0 = time.monotonic()
-    run_limited(_grade_one, _Job(keys, rubric, tolerance), tasks, workers=n_workers, time_limit=time_limit,
-                memory_limit=memory_limit, on_result=done)
+    if executor == "dask":
+        from .dask_executor import run_dask
+
+        ran = run_dask(_Job(keys, rubric, tolerance), tasks, workers=workers, scheduler=scheduler,
+                       time_limit=time_limit, memory_limit=memory_limit, on_result=done)
+        n_workers, cluster = ran.workers, f"{ran.where}, up in {ran.start_seconds:.1f} s"
+    else:
+        cluster = ""
+        run_limited(_grade_one, _Job(keys, rubric, tolerance), tasks, workers=n_workers, time_limit=time_limit,
+                    memory_limit=memory_limit, on_result=done)
     seconds = time.monotonic() - t0
     book = _assemble(keys, [rows[t.rel] for t in tasks])
     book.ignored = [p.relative_to(root).as_posix() for p in others]
-    book.seconds, book.files, book.workers = seconds, len(tasks), n_workers
+    book.seconds, book.files, book.workers, book.cluster = seconds, len(tasks), n_workers, cluster
     if out is not None:
         book.write(out)
     return book
