@@ -110,12 +110,13 @@ def template(exercise: str = "quadratic", path: str | os.PathLike[str] | None = 
 def roster_templates(exercise: str, roster: str | os.PathLike[str], folder: str | os.PathLike[str], *,
                      seed: str | int, keys: str | os.PathLike[str] | None = None, blank: str = "all",
                      course: str = "", id_column: str | None = None, key_dir: str | os.PathLike[str] | None = None,
-                     rubric: dict[str, Any] | None = None, **params: Any) -> Path:
-    """One template per roster student in ``folder`` and one keys file; return the keys file's path."""
+                     rubric: dict[str, Any] | None = None, secret: str | None = None, **params: Any) -> Path:
+    """One template per roster student in ``folder`` and one keys file; return the keys file's path.
+    ``secret``: the course secret of the per-student tokens (default: the existing keys file's, else new)."""
     from .classroom.template import write_roster
 
     return write_roster(exercise, roster, folder, seed=seed, keys=keys, params=params, blank=blank, course=course,
-                        id_column=id_column, key_dir=key_dir, rubric=rubric)[1]
+                        id_column=id_column, key_dir=key_dir, rubric=rubric, secret=secret)[1]
 
 
 def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = None,

@@ -25,6 +25,9 @@ diagnosis (``CellCheck.kind``):
     a formula whose value is neither right nor explained by earlier cells.
 ``error``
     an error value (``#DIV/0!``, ``#VALUE!``, ``#REF!`` ...) not carried forward.
+``fixed``
+    right, but only for this workbook's inputs: the re-seeded check (:mod:`.reseed`)
+    gives the student's formula other inputs and it no longer agrees.
 ``circular``, ``unsupported``, ``invalid``, ``external``
     a circular reference; a function gdsheet cannot evaluate; a formula it
     cannot read; a reference into another workbook (never followed).
@@ -81,7 +84,8 @@ from .locate import Located, locate, student_tables
 from .template import Blank, student_rows
 
 SCRATCH = "gdsheet scratch"
-MISTAKES = ("wrong", "hardcoded", "typed", "error", "missing", "circular", "unsupported", "invalid", "external")
+MISTAKES = ("wrong", "hardcoded", "typed", "fixed", "error", "missing", "circular", "unsupported", "invalid",
+            "external")
 _PROBLEM_KINDS = {"circular": "circular", "unsupported": "unsupported", "syntax": "invalid", "external": "external"}
 
 
