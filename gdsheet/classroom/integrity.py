@@ -93,6 +93,7 @@ def review(keys: Keys, rows: list[dict[str, Any]], evidences: list[dict[str, Any
     by_token: dict[str, list[int]] = {}
     by_author: dict[str, list[int]] = {}
     for i, (row, ev) in enumerate(zip(rows, evidences)):
+        row.update(dict.fromkeys(COLUMNS, ""))
         if ev is None:
             continue
         row.update(property_columns(ev))
