@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exercises.base import Layout, col_letter
-from ..formula.errors import FormulaError
-from ..formula.parser import parse, quote_sheet, shape_text, to_shape
+from ..formula.parser import quote_sheet, shape_text
 from ..workbook.model import Formula, Workbook
-from .diagnose import _text_at
+from .diagnose import _text_at, parsed_shape
 from .locate import student_tables
 
 MAX_LISTED = 50  # rows listed per column: beyond that the column has no pattern to speak of
@@ -74,18 +73,13 @@ def pattern_breaks(wb: Workbook, layout: Layout, diag: Any) -> list[PatternBreak
             if col.formula is None or sc is None:
                 continue
             rows: list[tuple[int, Formula, Any]] = []
-            shapes: dict[int, Any] = {}
             for k in range(len(col.head), table.n_rows):
                 f = sheet.formulas.get((loc.first_row + k, sc))
                 if f is None:
                     continue
-                shape = shapes.get(id(f))
-                if shape is None:
-                    try:
-                        shape = shapes[id(f)] = to_shape(parse(f.text), f.row, f.col)
-                    except (FormulaError, ValueError, RecursionError):
-                        continue
-                rows.append((k, f, shape))
+                tree = parsed_shape(f, diag.parsed)
+                if tree is not None:
+                    rows.append((k, f, tree[1]))
             if len(rows) < 3:
                 continue
             counts = Counter(s for _, _, s in rows)

@@ -104,7 +104,7 @@ def reseeded(wb: Workbook, layout: Layout, ex: Exercise, params: dict[str, Any],
     copy, inputs = with_inputs(wb, layout, alt_layout, diag.located)
     if copy is None:
         return None
-    alt = diagnose(copy, alt_layout, blank, tolerance=tolerance)
+    alt = diagnose(copy, alt_layout, blank, tolerance=tolerance, parsed=diag.parsed)
     again = {(c.table, c.key, c.index): c for c in alt.cells}
     changed = {k: (params.get(k), v) for k, v in alt_params.items() if v != params.get(k)}
     out = Reseed(changed, len(right))
