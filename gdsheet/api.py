@@ -133,13 +133,14 @@ def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = 
 def grade(folder: str | os.PathLike[str], keys: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
           *, feedback_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
           rubric: str | os.PathLike[str] | dict[str, Any] | None = None, time_limit: float = 60.0,
-          memory_limit_mb: float = 1536) -> Any:
+          memory_limit_mb: float = 1536, summary: str | os.PathLike[str] | None = None) -> Any:
     """Grade every workbook under ``folder`` (a :class:`gdsheet.classroom.grade.Gradebook`; with ``out``
-    the CSV is written too).  See :mod:`gdsheet.classroom.grade`."""
+    the CSV is written too, with ``summary`` the class summary workbook; ``.stats`` holds its numbers).
+    See :mod:`gdsheet.classroom.grade`."""
     from .classroom.grade import grade as _grade
 
     return _grade(folder, keys, out=out, feedback_dir=feedback_dir, workers=workers, rubric=_rubric(rubric),
-                  time_limit=time_limit, memory_limit=int(memory_limit_mb * 2**20))
+                  time_limit=time_limit, memory_limit=int(memory_limit_mb * 2**20), summary=summary)
 
 
 def _rubric(rubric: Any) -> Any:

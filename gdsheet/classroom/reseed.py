@@ -54,6 +54,10 @@ class Reseed:
         shown = [(k, a, b) for k, (a, b) in self.changed.items() if not k.startswith("_")]
         return ", ".join(f"{k} {_short(a)} → {_short(b)}" for k, a, b in shown[:8]) or "other data"
 
+    def new_inputs(self) -> str:
+        shown = [(k, b) for k, (_, b) in self.changed.items() if not k.startswith("_")]
+        return ", ".join(f"{k} = {_short(b)}" for k, b in shown[:8]) or "other data"
+
     def text(self) -> str:
         head = f"re-seeded check ({self.inputs_text()}): "
         if not self.failed:
@@ -120,8 +124,8 @@ def reseeded(wb: Workbook, layout: Layout, ex: Exercise, params: dict[str, Any],
         lit = literals.get((c.table, c.key))
         if lit is None:
             lit = literals[(c.table, c.key)] = _KeyLiterals(next(x for x in table.columns if x.key == c.key), table)
-        c.note = (f"right only for this workbook's inputs: with {out.inputs_text()} it gives {fmt(a.found)} "
-                  f"instead of {fmt(a.expected)}; {_constants(a.formula, c, lit, wb, inputs)}")
+        c.note = (f"with {out.new_inputs()} it gives {fmt(a.found)} instead of {fmt(a.expected)}; "
+                  f"{_constants(a.formula, c, lit, wb, inputs)}")
         out.failed.append(c)
     return out
 
