@@ -110,12 +110,13 @@ def template(exercise: str = "quadratic", path: str | os.PathLike[str] | None = 
 def roster_templates(exercise: str, roster: str | os.PathLike[str], folder: str | os.PathLike[str], *,
                      seed: str | int, keys: str | os.PathLike[str] | None = None, blank: str = "all",
                      course: str = "", id_column: str | None = None, key_dir: str | os.PathLike[str] | None = None,
-                     rubric: dict[str, Any] | None = None, **params: Any) -> Path:
-    """One template per roster student in ``folder`` and one keys file; return the keys file's path."""
+                     rubric: dict[str, Any] | None = None, secret: str | None = None, **params: Any) -> Path:
+    """One template per roster student in ``folder`` and one keys file; return the keys file's path.
+    ``secret``: the course secret of the per-student tokens (default: the existing keys file's, else new)."""
     from .classroom.template import write_roster
 
     return write_roster(exercise, roster, folder, seed=seed, keys=keys, params=params, blank=blank, course=course,
-                        id_column=id_column, key_dir=key_dir, rubric=rubric)[1]
+                        id_column=id_column, key_dir=key_dir, rubric=rubric, secret=secret)[1]
 
 
 def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = None,
@@ -132,16 +133,18 @@ def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = 
 def grade(folder: str | os.PathLike[str], keys: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
           *, feedback_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
           rubric: str | os.PathLike[str] | dict[str, Any] | None = None, time_limit: float = 60.0,
-          memory_limit_mb: float = 1536, executor: str = "processes", scheduler: str | None = None) -> Any:
+          memory_limit_mb: float = 1536, executor: str = "processes", scheduler: str | None = None,
+          summary: str | os.PathLike[str] | None = None) -> Any:
     """Grade every workbook under ``folder`` (a :class:`gdsheet.classroom.grade.Gradebook`; with ``out``
-    the CSV is written too).  ``executor="dask"`` grades on a Dask cluster: a LocalCluster of
-    ``workers``, or the running one at ``scheduler`` ("tcp://host:8786").  See
-    :mod:`gdsheet.classroom.grade` and :mod:`gdsheet.classroom.dask_executor`."""
+    the CSV is written too, with ``summary`` the class summary workbook; ``.stats`` holds its numbers).
+    ``executor="dask"`` grades on a Dask cluster: a LocalCluster of ``workers``, or the running one at
+    ``scheduler`` ("tcp://host:8786").  See :mod:`gdsheet.classroom.grade` and
+    :mod:`gdsheet.classroom.dask_executor`."""
     from .classroom.grade import grade as _grade
 
     return _grade(folder, keys, out=out, feedback_dir=feedback_dir, workers=workers, rubric=_rubric(rubric),
                   time_limit=time_limit, memory_limit=int(memory_limit_mb * 2**20), executor=executor,
-                  scheduler=scheduler)
+                  scheduler=scheduler, summary=summary)
 
 
 def _rubric(rubric: Any) -> Any:

@@ -107,3 +107,34 @@ def formula(template: str) -> Callable[[int, dict[str, str]], str]:
 
 def strip_names(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+def paste_values(template: Path, source: Path, out: Path, **how: Any) -> Path:
+    """Fill ``template`` with the table values of ``source`` (another student's finished workbook, e.g. a
+    key) typed in — what Paste Special ▸ Values does — and save to ``out``."""
+    layout = layout_of(template)
+    t = layout.sheet(student_tables(layout)[0]).table
+    assert t is not None
+    src = read_workbook(source).sheet(t and layout.sheet(student_tables(layout)[0]).name)
+    cells = {(c.key, k): src.values.get((t.top + 1 + k, t.column_index(c.key)))
+             for c in t.columns if c.formula is not None for k in range(len(c.head), t.n_rows)}
+    return fill(template, out, cells=cells | dict(how.pop("cells", {})), **how)
+
+
+def set_author(path: Path, name: str) -> Path:
+    """Save ``path`` again as if ``name`` had last saved it (docProps/core.xml lastModifiedBy)."""
+    wb = openpyxl.load_workbook(path)
+    wb.properties.lastModifiedBy = name
+    wb.save(path)
+    return path
+
+
+def set_meta(path: Path, key: str, value: Any) -> Path:
+    """Change (or with None, clear) one row of the hidden gdsheet sheet, as a curious student might."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["gdsheet"]
+    for row in ws.iter_rows(min_col=1, max_col=2):
+        if row[0].value == key:
+            row[1].value = value
+    wb.save(path)
+    return path

@@ -97,8 +97,8 @@ def roster(path: Path, n: int = 4) -> Path:
 def test_roster_variants_are_deterministic_and_in_their_ranges(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764374400")
     r = roster(tmp_path / "roster.csv")
-    keys1, path1 = write_roster("quadratic", r, tmp_path / "a", seed="2026", course="ML101")
-    keys2, path2 = write_roster("quadratic", r, tmp_path / "b", seed="2026", course="ML101")
+    keys1, path1 = write_roster("quadratic", r, tmp_path / "a", seed="2026", course="ML101", secret="course secret")
+    keys2, path2 = write_roster("quadratic", r, tmp_path / "b", seed="2026", course="ML101", secret="course secret")
     keys3, _ = write_roster("quadratic", r, tmp_path / "c", seed="2027")
     assert path1 == tmp_path / "a.keys.json"
     assert path1.read_text() == path2.read_text()
@@ -112,7 +112,7 @@ def test_roster_variants_are_deterministic_and_in_their_ranges(tmp_path, monkeyp
     ex = get("quadratic")
     assert student_params(ex, ex.resolve({}), "2026", "s002") == keys1.student("s002").params
     loaded = Keys.load(path1)
-    assert loaded.exercise == "quadratic" and loaded.id_column == "student_id" and loaded.secret is None
+    assert loaded.exercise == "quadratic" and loaded.id_column == "student_id" and loaded.secret == "course secret"
     meta = parse_metadata(read_workbook(tmp_path / "a" / "s002.xlsx").sheet("gdsheet").values)["more"]
     assert (meta["student"], meta["variant"], meta["course"]) == ("s002", keys1.student("s002").variant, "ML101")
 
@@ -316,7 +316,9 @@ def test_grade_a_folder(klass, tmp_path, capsys):
     printed = capsys.readouterr().out
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0])[:9] == ["student", "file", "sha256", "score", "max_score", "status", "first_mistake",
-                                 "message", "matched_by"] and list(rows[0])[9:] == ["name", "email"]
+                                 "message", "matched_by"] and list(rows[0])[9:11] == ["name", "email"]
+    assert list(rows[0])[11:] == ["review", "token", "same_token_as", "values_match", "file_creator",
+                                  "file_last_modified_by", "file_created", "file_modified"]
     got = [(r["student"], r["file"], r["status"], r["score"], r["matched_by"]) for r in rows]
     assert got == [
         ("s001", "s001.xlsx", "graded", "360", "embedded id"),

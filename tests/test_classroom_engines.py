@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from engines_available import require_engine
-from gdsheet.classroom import check, write_roster
+from gdsheet.classroom import check, grade, write_roster
 from gdsheet.classroom.check import embedded
+from gdsheet.classroom.keys import Keys
+from gdsheet.classroom.tokens import owner
 from gdsheet.engines.libreoffice import RECALC_SETTINGS
 from gdsheet.workbook.reader import read_workbook
 from students import fill, formula
@@ -52,6 +54,8 @@ def students(lr: float) -> dict[str, dict]:
         "typed-values": {"cells": {("fx", k): 1.5 for k in range(5, 9)}},
         "learning-rate-typed": {"columns": {"x": formula("={x[-1]}-" + repr(lr) + "*{grad[-1]}")}},
         "equivalent": {"columns": {"x": formula("={x[-1]}-learning_rate*(2*coef_a*{x[-1]}+coef_b)")}},
+        "worked-out-2a": {"columns": {"grad": formula("=10*{x}+coef_b")}},  # right values, 2a typed in
+        "one-row-by-hand": {"cells": {("x", 20): "=B21-learning_rate*D$21"}},  # right value, another shape
         "moved": {"order": ["iteration", "x", "grad", "fx", "step", "distance", "closed"], "top": 3, "left": 2,
                   "notes_column": True, "header": str.upper, "rename": "Homework"},
     }
@@ -64,6 +68,8 @@ EXPECTED = {  # status, diagnoses that must be there
     "learning-rate-typed": ("mistakes", {"hardcoded", "correct"}),
     "equivalent": ("graded", {"correct"}),
     "moved": ("graded", {"correct"}),
+    "worked-out-2a": ("mistakes", {"fixed", "correct"}),
+    "one-row-by-hand": ("graded", {"correct"}),
 }
 
 
@@ -79,6 +85,8 @@ def saved(tmp_path_factory) -> dict[str, object]:
     how_they_fill = students(keys.student("ana").params["lr"])
     made = [fill(t, filled / f"{name}.xlsx", **how) for name, how in how_they_fill.items()]
     made.append(shutil.copy(folder / "templates" / "ben.xlsx", filled / "ben-template.xlsx"))
+    made.append(fill(folder / "templates" / "ben.xlsx", filled / "ana.xlsx"))  # ana and ben swapped templates
+    made.append(fill(t, filled / "ben.xlsx"))
     outs = libreoffice_batch([Path(p) for p in made], folder / "saved")
     return {"filled": filled, "saved": folder / "saved", "keys": kpath, "outs": outs, "folder": folder}
 
@@ -100,6 +108,32 @@ def test_check_after_a_save_in_libreoffice(saved, name):
     assert not any("saved value" in n for n in with_cache.notes)  # LibreOffice's values are the formulas' own
     if name == "learning-rate-typed":
         assert "should be referenced" in with_cache.first_mistake()
+    assert [b.row for b in with_cache.patterns] == [b.row for b in without.patterns] == \
+        {"one-row-by-hand": [22], "one-wrong-row": [12]}.get(name, [])
+    assert with_cache.reseed is not None and len(with_cache.reseed.failed) == len(without.reseed.failed)
+    assert bool(with_cache.reseed.failed) == (name == "worked-out-2a")
+
+
+def test_tokens_survive_a_save_in_libreoffice(saved):
+    """The hidden sheet's token row is kept by LibreOffice, unchanged."""
+    keys = Keys.load(saved["keys"])
+    for out in saved["outs"]:
+        whose = {"ben-template": "ben", "ana": "ben", "ben": "ana"}.get(out.stem, "ana")
+        token = embedded(read_workbook(out)).more.get("token")
+        assert token and owner(keys, token) == whose, out.name
+
+
+def test_a_swapped_pair_saved_by_libreoffice_is_flagged_for_both(saved, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("ana", "ben"):
+        shutil.copy(saved["saved"] / f"{name}.xlsx", subs / f"{name}.xlsx")
+    book = grade(subs, saved["keys"], workers=1, progress=False)
+    rows = {r["student"]: r for r in book.rows}
+    assert (rows["ana"]["token"], rows["ben"]["token"]) == ("another student's (ben)", "another student's (ana)")
+    assert rows["ana"]["values_match"].startswith("ben (") and rows["ben"]["values_match"].startswith("ana (")
+    assert rows["ana"]["file_last_modified_by"] is not None and rows["ana"]["file_modified"]
+    assert book.stats["flags"]["another student's token"] == 2
 
 
 def test_a_template_saved_by_libreoffice_still_says_who_and_what(saved):

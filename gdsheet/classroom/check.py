@@ -35,6 +35,9 @@ from ..workbook.model import Workbook
 from ..workbook.reader import read_workbook
 from ..workbook.safety import DEFAULT_LIMITS, SUBMISSION_LIMITS, Limits, UnreadableWorkbook
 from .diagnose import diagnose
+from .integrity import file_properties
+from .patterns import pattern_breaks
+from .reseed import reseeded
 from .keys import Keys, KeysError, StudentKey, variant_id
 from .locate import TableNotFound
 from .report import CheckResult
@@ -96,11 +99,17 @@ class Reference:
 def match(keys: Keys, emb: Embedded | None, path: str | os.PathLike[str], student: str | None = None
           ) -> tuple[StudentKey | None, str]:
     """The roster student a submission belongs to, and how it was found: "given", "embedded id",
-    "embedded variant", "file name" — or (None, "")."""
+    "embedded variant", "file name" — or (None, "").  A file whose name names one roster student
+    and whose hidden sheet names another is the first's (see :mod:`.integrity`)."""
     if student is not None:
         return keys.student(student), "given"
     if emb is not None and emb.exercise == keys.exercise:
         if emb.student and keys.student(emb.student):
+            # a file named for another roster student was handed in by that student (an LMS names files
+            # by their submitter): it is theirs, and the other id inside is an integrity flag for grade
+            named = match_name(keys, Path(path))
+            if named is not None and named.student != emb.student:
+                return named, "file name"
             return keys.student(emb.student), "embedded id"
         if emb.variant:
             hits = keys.by_variant(emb.variant)
@@ -279,6 +288,9 @@ def check(path: str | os.PathLike[str], *, key: str | os.PathLike[str] | None = 
 def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | None, student: str | None,
            rubric: Rubric | None, tolerance: Tolerance, limits: Limits) -> None:
     emb = embedded(wb)
+    result.properties = file_properties(wb)
+    if emb is not None:
+        result.token, result.embedded_student = emb.more.get("token") or None, emb.student
     unmatched = ""
     try:
         ref = _resolve(emb, key, keys, student, p)
@@ -327,6 +339,12 @@ def _check(result: CheckResult, wb: Workbook, p: Path, key: Any, keys: Keys | No
         result.status, result.message = "unreadable", f"cannot evaluate the formulas ({exc})"
         return
     result.cells = diag.cells
+    result.patterns = pattern_breaks(wb, layout, diag)
+    try:
+        result.reseed = reseeded(wb, layout, ref.exercise, ref.params, ref.blank, diag, tolerance)
+    except (FormulaError, RecursionError, TableNotFound) as exc:
+        notes_reseed = f"the re-seeded check could not run ({exc})"
+        result.notes.append(notes_reseed)
     tables = [loc.describe(layout.sheet(name).table) for name, loc in diag.located.items()]  # type: ignore[arg-type]
     result.table = ", ".join(tables)
     notes = result.notes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -52,6 +53,10 @@ def add_commands(sub: Any, add_exercise_options: Callable[[argparse.ArgumentPars
             p.add_argument("--id-column", metavar="NAME", help="the roster's student id column [default: the "
                                                                "first named like student/id/email, else the first]")
             p.add_argument("--rubric", metavar="RUBRIC.json", help="a rubric stored in the keys file for 'grade'")
+            p.add_argument("--course-secret", metavar="TEXT", default=os.environ.get("GDSHEET_COURSE_SECRET"),
+                           help="with --roster: the secret the per-student tokens are made with [default: "
+                                "$GDSHEET_COURSE_SECRET, else the one in the existing keys file, else a new "
+                                "random one]; it is stored in the keys file, never in a template")
             add_exercise_options(p, ex)
             p.set_defaults(template_of=(name, preset or {}, label))
 
@@ -96,6 +101,9 @@ def add_commands(sub: Any, add_exercise_options: Callable[[argparse.ArgumentPars
                     help="seconds per file before it is stopped and marked unreadable [60]")
     gr.add_argument("--memory-limit", type=float, default=1536, metavar="MB",
                     help="memory per file (address space beyond the checker's own) [1536]")
+    gr.add_argument("--summary", metavar="SUMMARY.xlsx",
+                    help="the class summary workbook: score distribution, common mistakes, where students first "
+                         "go wrong, review flags [default: the gradebook's name with -summary.xlsx]")
     gr.add_argument("--json", action="store_true", help="print the summary and rows as JSON")
     gr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="progress bar on stderr [default: when stderr is a terminal]")
@@ -135,7 +143,7 @@ def _template(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         out = Path(args.output or f"{label}-templates")
         keys, keys_path = write_roster(name, args.roster, out, seed=args.course_seed, keys=args.keys, params=values,
                                        blank=blank, course=args.course, id_column=args.id_column,
-                                       key_dir=args.key_dir, rubric=rubric)
+                                       key_dir=args.key_dir, rubric=rubric, secret=args.course_secret)
         varied = ", ".join(ex.variation) or "nothing (this exercise has no variants)"
         print(f"wrote {len(keys.students)} templates to {out}/ ({name}; per student: {varied}; "
               f"course seed {args.course_seed})")
@@ -188,12 +196,15 @@ def _grade(args: argparse.Namespace) -> int:
     if args.time_limit <= 0 or args.memory_limit <= 0:
         raise ValueError("--time-limit and --memory-limit must be positive")
     rubric = Rubric.load(args.rubric) if args.rubric else None
+    out = Path(args.output)
+    summary = Path(args.summary) if args.summary else out.with_name(f"{out.stem}-summary.xlsx")
     book = grade(args.folder, args.keys, out=args.output, feedback_dir=args.feedback_dir, workers=args.workers,
                  rubric=rubric, time_limit=args.time_limit, memory_limit=int(args.memory_limit * 2**20),
-                 progress=args.progress, executor=args.executor, scheduler=args.scheduler)
+                  progress=args.progress, executor=args.executor, scheduler=args.scheduler,
+                  summary=summary)
     if args.json:
         print(json.dumps(book.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(book.summary())
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output} and {summary}")
     return 0

@@ -25,6 +25,9 @@ diagnosis (``CellCheck.kind``):
     a formula whose value is neither right nor explained by earlier cells.
 ``error``
     an error value (``#DIV/0!``, ``#VALUE!``, ``#REF!`` ...) not carried forward.
+``fixed``
+    right, but only for this workbook's inputs: the re-seeded check (:mod:`.reseed`)
+    gives the student's formula other inputs and it no longer agrees.
 ``circular``, ``unsupported``, ``invalid``, ``external``
     a circular reference; a function gdsheet cannot evaluate; a formula it
     cannot read; a reference into another workbook (never followed).
@@ -81,7 +84,8 @@ from .locate import Located, locate, student_tables
 from .template import Blank, student_rows
 
 SCRATCH = "gdsheet scratch"
-MISTAKES = ("wrong", "hardcoded", "typed", "error", "missing", "circular", "unsupported", "invalid", "external")
+MISTAKES = ("wrong", "hardcoded", "typed", "fixed", "error", "missing", "circular", "unsupported", "invalid",
+            "external")
 _PROBLEM_KINDS = {"circular": "circular", "unsupported": "unsupported", "syntax": "invalid", "external": "external"}
 
 
@@ -121,16 +125,20 @@ class Diagnosis:
     cells: list[CellCheck]
     located: dict[str, Located]
     notes: list[str] = field(default_factory=list)
+    # id(Formula) -> (parsed tree, R1C1 shape) of the formulas looked at: the re-seeded check and the
+    # pattern check reuse them (a file saved by openpyxl has a Formula per cell, each parsed once)
+    parsed: dict[int, Any] = field(default_factory=dict)
 
 
 def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluation | None = None,
-             tolerance: Tolerance = DEFAULT) -> Diagnosis:
+             tolerance: Tolerance = DEFAULT, parsed: dict[int, Any] | None = None) -> Diagnosis:
     """Diagnose every formula cell of the layout's student tables in ``wb`` (see the module doc).
 
     Raises :class:`~gdsheet.classroom.locate.TableNotFound` when a table cannot be found.
     """
     located = locate(wb, layout)
     ev = evaluation if evaluation is not None else evaluate(wb, strict=False)
+    parsed = {} if parsed is None else parsed
     problems: dict[tuple[str, int, int], Any] = {}
     for p in ev.problems:
         problems.setdefault((p.sheet.lower(), p.row, p.col), p)
@@ -157,7 +165,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
             scale = col.scale.tolist() if col.scale is not None else None
             values = col.values.tolist() if hasattr(col.values, "tolist") else list(col.values)
             scored = scored_rows.get(col.key, range(0))
-            analyse = _FormulaCache(params, literals)
+            analyse = _FormulaCache(params, literals, parsed)
             qualify = _Qualified(table, name)
             for k, template in _formula_rows(col, len(values)):
                 lr = table.top + 1 + k
@@ -214,7 +222,7 @@ def diagnose(wb: Workbook, layout: Layout, blank: Blank, *, evaluation: Evaluati
         notes.append(f"{stale} formula cell{'s' if stale != 1 else ''} (first {stale_first}) "
                      f"hold{'' if stale != 1 else 's'} a saved value that differs from what the formula "
                      "computes: the file was saved without recalculating; the formulas are what is checked")
-    return Diagnosis(cells, located, notes)
+    return Diagnosis(cells, located, notes, parsed)
 
 
 def _formula_rows(col: Any, n: int) -> Iterator[tuple[int, str]]:
@@ -300,11 +308,23 @@ class _KeyLiterals:
         return any(math.isclose(v, x, rel_tol=1e-12) for x in self.values)
 
 
+def parsed_shape(f: Formula, parsed: dict[int, Any]) -> tuple[Node, Any] | None:
+    """(tree, R1C1 shape) of a formula, remembered in ``parsed`` by the Formula's id; None if unreadable."""
+    key = id(f)
+    if key not in parsed:
+        try:
+            node = parse(f.text)
+            parsed[key] = (node, to_shape(node, f.row, f.col))
+        except (FormulaError, ValueError, RecursionError):
+            parsed[key] = None
+    return parsed[key]
+
+
 class _FormulaCache:
     """Hard-coded-constant analysis, once per distinct formula shape."""
 
-    def __init__(self, params: _Params, literals: _KeyLiterals) -> None:
-        self.params, self.literals = params, literals
+    def __init__(self, params: _Params, literals: _KeyLiterals, parsed: dict[int, Any]) -> None:
+        self.params, self.literals, self.parsed = params, literals, parsed
         self.by_id: dict[int, str] = {}
         self.by_shape: dict[Any, str] = {}
 
@@ -312,11 +332,10 @@ class _FormulaCache:
         hit = self.by_id.get(id(f))
         if hit is not None:
             return hit
-        try:
-            node = parse(f.text)
-            shape = to_shape(node, f.row, f.col)
-        except (FormulaError, ValueError, RecursionError):
+        tree = parsed_shape(f, self.parsed)
+        if tree is None:
             return ""
+        node, shape = tree
         result = self.by_shape.get(shape)
         if result is None:
             result = self.by_shape[shape] = self._analyse(node, f)

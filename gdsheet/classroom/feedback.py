@@ -28,6 +28,7 @@ MAX_COMMENTS = 2_000
 MAX_LISTED = 500
 COLOURS = {"correct": "C6EFCE", "carried_forward": "FFEB9C", "missing": "D9D9D9"}
 MISTAKE_COLOUR = "FFC7CE"
+PATTERN_COLOUR = "F8CBAD"  # a row whose formula is not its column's shape
 FEEDBACK_SHEET = "Feedback"
 
 
@@ -64,6 +65,16 @@ def write_feedback(src: str | os.PathLike[str], result: CheckResult, out: str | 
             if not c.ok and comments < MAX_COMMENTS:
                 cell.comment = Comment(_comment(c), "gdsheet", width=320, height=140)
                 comments += 1
+        for b in result.patterns:  # rows off their column's pattern: orange, with the usual formula
+            if b.sheet not in book.sheetnames:
+                continue
+            cell = book[b.sheet].cell(row=b.row, column=b.col)
+            if cell.fill is None or cell.fill.fgColor.rgb in (None, "00000000") or \
+                    cell.fill.fgColor.rgb.endswith(COLOURS["correct"]):
+                cell.fill = PatternFill("solid", fgColor=PATTERN_COLOUR)
+            if cell.comment is None and comments < MAX_COMMENTS:
+                cell.comment = Comment(b.text(), "gdsheet", width=320, height=140)
+                comments += 1
     name = FEEDBACK_SHEET if FEEDBACK_SHEET not in book.sheetnames else "gdsheet feedback"
     ws = book.create_sheet(name, 0)
     book.active = 0
@@ -82,7 +93,11 @@ def write_feedback(src: str | os.PathLike[str], result: CheckResult, out: str | 
         rows += [[_KIND_TEXT.get(k, k), n] for k, n in result.counts().items()]
         rows.append([])
         rows.append(["colours", "green right · yellow right formula, wrong only because of an earlier mistake · "
-                                "red a mistake · grey empty"])
+                                "red a mistake · grey empty · orange a formula of another shape than its column"])
+        if result.reseed is not None:
+            rows.append(["re-seeded check", result.reseed.text()])
+        for b in result.patterns[:MAX_LISTED]:
+            rows.append(["pattern", b.text()])
     for n in result.notes + ([why_plain] if why_plain else []):
         rows.append(["note", n])
     rows.append([])

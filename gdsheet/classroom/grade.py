@@ -23,7 +23,9 @@ files matching no student, by name; nothing in it depends on timing or the
 number of workers, so re-running gives the same file.  Columns::
 
     student, file, sha256, score, max_score, status, first_mistake, message, matched_by,
-    <the roster's other columns>
+    <the roster's other columns>, <the review flags of integrity.py>
+
+With ``summary=`` the class statistics of :mod:`.summary` go to a workbook too.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ from typing import Any, Callable
 from ..tolerance import DEFAULT, Tolerance
 from ..workbook.safety import SUBMISSION_LIMITS
 from .check import check, match_name, sha256
+from .integrity import COLUMNS as REVIEW_COLUMNS
+from .integrity import EVIDENCE, evidence, review
 from .keys import Keys
 from .report import CheckResult
 from .rubric import Rubric
+from .summary import class_summary, summary_text, write_summary
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".ods", ".numbers")
 COLUMNS = ["student", "file", "sha256", "score", "max_score", "status", "first_mistake", "message", "matched_by"]
@@ -86,6 +91,7 @@ class Gradebook:
     files: int = 0
     workers: int = 1
     cluster: str = ""  # with --executor dask: where it ran and how long the cluster took to start
+    stats: dict[str, Any] = field(default_factory=dict)  # the class summary (summary.py)
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -115,12 +121,14 @@ class Gradebook:
         if self.ignored:
             lines.append(f"ignored {len(self.ignored)} files that are not workbooks ({', '.join(self.ignored[:5])}"
                          f"{' ...' if len(self.ignored) > 5 else ''})")
+        if self.stats:
+            lines += summary_text(self.stats)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "seconds": round(self.seconds, 3), "workers": self.workers,
                 "counts": self.counts, "duplicates": self.duplicates, "missing": self.missing,
-                "ignored": self.ignored, "rows": self.rows}
+                "ignored": self.ignored, "summary": self.stats, "rows": self.rows}
 
 
 # ------------------------------------------------------------------ one file
@@ -170,6 +178,7 @@ def _row(keys: Keys, task: Task, result: CheckResult) -> dict[str, Any]:
         "status": result.status, "first_mistake": result.first_mistake(),
         "message": message[:1000], "matched_by": matched_by,
         **({k: v for k, v in sk.roster.items()} if sk else {}),
+        EVIDENCE: evidence(result),
     }
 
 
@@ -363,8 +372,10 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
           out: str | os.PathLike[str] | None = None, feedback_dir: str | os.PathLike[str] | None = None,
           workers: int | None = None, rubric: Rubric | None = None, time_limit: float = TIME_LIMIT,
           memory_limit: int | None = MEMORY_LIMIT, tolerance: Tolerance = DEFAULT,
-          progress: bool | None = None, executor: str = "processes", scheduler: str | None = None) -> Gradebook:
-    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` when given.
+          progress: bool | None = None, executor: str = "processes", scheduler: str | None = None,
+          summary: str | os.PathLike[str] | None = None) -> Gradebook:
+    """Grade every workbook under ``folder``; write the gradebook CSV to ``out`` and the class summary
+    workbook to ``summary`` when given.
 
     ``executor``: "processes" (this machine's pool of ``workers``) or "dask" (a LocalCluster of
     ``workers``, or the running cluster at ``scheduler``: :mod:`.dask_executor`)."""
@@ -414,6 +425,8 @@ def grade(folder: str | os.PathLike[str], keys: Keys | str | os.PathLike[str], *
     book.seconds, book.files, book.workers, book.cluster = seconds, len(tasks), n_workers, cluster
     if out is not None:
         book.write(out)
+    if summary is not None:
+        write_summary(book.stats, summary, f"{keys.course or keys.exercise}: class summary")
     return book
 
 
@@ -442,8 +455,11 @@ def _assemble(keys: Keys, rows: list[dict[str, Any]]) -> Gradebook:
                 r["message"] = f"{note}; {r['message']}" if r["message"] else note
         ordered += mine
     ordered += sorted(loose, key=lambda r: r["file"])
-    extra = [c for c in keys.roster_columns if c != keys.id_column and c not in COLUMNS]
+    extra = [c for c in keys.roster_columns if c != keys.id_column and c not in COLUMNS + REVIEW_COLUMNS]
     counts: dict[str, int] = {}
     for r in ordered:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return Gradebook(ordered, COLUMNS + extra, counts=counts, duplicates=duplicates, missing=missing)
+    evidences = [r.pop(EVIDENCE, None) for r in ordered]
+    flags = review(keys, ordered, evidences)
+    return Gradebook(ordered, COLUMNS + extra + REVIEW_COLUMNS, counts=counts, duplicates=duplicates,
+                     missing=missing, stats=class_summary(ordered, evidences, flags))

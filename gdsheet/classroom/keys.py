@@ -2,7 +2,7 @@
 
 ``gdsheet template EXERCISE --roster roster.csv -o DIR`` writes one template per
 student and one keys file, a JSON document the teacher keeps (it is never
-handed out: issue 6 will keep a course secret in it)::
+handed out: it holds the course secret that makes the templates' tokens)::
 
     {
       "format": "gdsheet keys", "version": 1,
@@ -14,7 +14,7 @@ handed out: issue 6 will keep a course secret in it)::
       "rubric": null,                    # or a rubric (see rubric.py) that grade applies
       "id_column": "student_id",
       "roster_columns": ["student_id", "name", "email"],
-      "secret": null,                    # reserved: per-student tokens (issue 6)
+      "secret": "9f2c...",               # the course secret of the per-student tokens (tokens.py)
       "students": [
         {"student": "s001", "variant": "q-3f9a0c1d2e", "file": "s001.xlsx",
          "params": {...every parameter of the exercise...},
@@ -80,7 +80,7 @@ class Keys:
     rubric: dict[str, Any] | None = None
     id_column: str = "student"
     roster_columns: list[str] = field(default_factory=list)
-    secret: str | None = None  # reserved for per-student tokens (issue 6); never written into a template
+    secret: str | None = None  # the course secret of the per-student tokens (tokens.py); never in a template
 
     def __post_init__(self) -> None:
         self._by_student = {s.student: s for s in self.students}

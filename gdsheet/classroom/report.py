@@ -30,6 +30,7 @@ _KIND_TEXT = {
     "carried_forward": "carried forward",
     "hardcoded": "typed-in constant",
     "typed": "typed value",
+    "fixed": "right only for these inputs",
     "wrong": "wrong",
     "error": "error value",
     "missing": "empty",
@@ -42,6 +43,7 @@ _HINT = {
     "wrong": "compare the formula with what the column computes (sheet Task)",
     "hardcoded": "refer to the named input cell instead of typing its number",
     "typed": "type a formula starting with =, not its result",
+    "fixed": "refer to the input cells and the row above instead of numbers worked out for these inputs",
     "error": "look at what the formula divides by or refers to",
     "missing": "fill in the empty cells",
     "circular": "the formula refers, through other cells, to itself",
@@ -81,6 +83,11 @@ class CheckResult:
     table: str = ""  # where the table was found
     sha256: str = ""
     roster: dict[str, str] = field(default_factory=dict)
+    token: str | None = None  # the per-student token on the hidden sheet (tokens.py)
+    embedded_student: str | None = None  # the student id on the hidden sheet
+    properties: dict[str, str] = field(default_factory=dict)  # creator, last modified by, timestamps
+    patterns: list[Any] = field(default_factory=list)  # PatternBreak: rows off their column's shape
+    reseed: Any = None  # Reseed: the re-seeded check, when it ran
 
     @property
     def graded(self) -> bool:
@@ -143,6 +150,14 @@ class CheckResult:
             lines.append(f"{len(carried)} cells are wrong only because an earlier cell is (first "
                          f"{min(carried, key=lambda c: (c.index, c.col)).cell}): their formulas are right "
                          "and get credit; fix the first mistake and they come right")
+        if self.reseed is not None:
+            lines.append(self.reseed.text())
+        if self.patterns:
+            lines.append(f"pattern: {len(self.patterns)} row{'s' if len(self.patterns) != 1 else ''} with a "
+                         "formula of another shape than the rest of the column (fill the column's formula down):")
+            lines += [f"  {b.text()}" for b in self.patterns[:limit]]
+            if len(self.patterns) > limit:
+                lines.append(f"  ... and {len(self.patterns) - limit} more rows")
         if self.status == "graded":
             lines.append("all correct")
         lines += [f"note: {n}" for n in self.notes]
@@ -158,6 +173,9 @@ class CheckResult:
             "notes": list(self.notes),
             "mistakes": [_cell_dict(c) for c in self.mistakes()[:limit]],
             "mistake_count": len(self.mistakes()),
+            "reseed": None if self.reseed is None else self.reseed.to_dict(),
+            "patterns": [b.to_dict() for b in self.patterns[:limit]],
+            "token": self.token, "properties": dict(self.properties),
         }
 
 
@@ -198,7 +216,7 @@ def _groups(cells: list[CellCheck]) -> list[list[CellCheck]]:
     for c in sorted(cells, key=lambda c: (c.table, c.col, c.index)):
         g = last.get((c.table, c.col))
         if g is not None and g[-1].index == c.index - 1 and g[-1].kind == c.kind and \
-                (c.kind in ("wrong", "error", "missing", "typed") or g[-1].note == c.note):
+                (c.kind in ("wrong", "error", "missing", "typed", "fixed") or g[-1].note == c.note):
             g.append(c)
             continue
         g = [c]

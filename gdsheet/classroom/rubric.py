@@ -10,7 +10,7 @@ header text both work), times the credit its diagnosis earns::
       "row_points": 0,                 # per iteration row, times the lowest credit in that row
       "credit": {                      # fraction of the points each diagnosis earns
         "correct": 1, "carried_forward": 1,
-        "hardcoded": 0, "typed": 0, "wrong": 0, "error": 0, "missing": 0,
+        "hardcoded": 0, "typed": 0, "fixed": 0, "wrong": 0, "error": 0, "missing": 0,
         "circular": 0, "unsupported": 0, "invalid": 0, "external": 0
       },
       "scale_to": null                 # e.g. 100: report the score out of 100
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("correct", "carried_forward", "hardcoded", "typed", "wrong", "error", "missing", "circular",
+KINDS = ("correct", "carried_forward", "hardcoded", "typed", "fixed", "wrong", "error", "missing", "circular",
          "unsupported", "invalid", "external")
 DEFAULT_CREDIT = {k: 0.0 for k in KINDS} | {"correct": 1.0, "carried_forward": 1.0}
 

@@ -10,6 +10,8 @@ hidden ``gdsheet`` sheet, the exercise and its parameters plus these rows::
     role      student template | answer key
     student   the student id (roster templates)
     variant   the variant id (keys.variant_id: exercise + parameter hash)
+    token     (roster templates) HMAC of student and variant under the course secret
+              (:mod:`.tokens`): who the template was written for, unforgeable
     blank     all | after:N
     course    the course label
 
@@ -43,7 +45,8 @@ from typing import Any
 from ..exercises import get as get_exercise
 from ..exercises.base import Cell, Exercise, Layout, SheetLayout, Table, col_letter
 from ..workbook.writer import write_layout
-from .keys import Keys, StudentKey, variant_id
+from .keys import Keys, KeysError, StudentKey, variant_id
+from .tokens import make_token, new_secret
 
 ROLE_TEMPLATE = "student template"
 ROLE_KEY = "answer key"
@@ -238,7 +241,7 @@ def write_template(exercise: str, path: str | os.PathLike[str], *, key: str | os
 
 
 def _write(ex: Exercise, params: dict[str, Any], path: Path, key: Path | None, blank: Blank, student: str | None,
-           course: str) -> Written:
+           course: str, secret: str | None = None) -> Written:
     if getattr(ex, "classroom", True) is False:
         raise ValueError(f"{ex.name}: this exercise has no student template")
     layout = ex.layout(params)
@@ -246,11 +249,14 @@ def _write(ex: Exercise, params: dict[str, Any], path: Path, key: Path | None, b
     meta = {"role": ROLE_TEMPLATE, "variant": vid, "blank": str(blank)}
     if student:
         meta["student"] = student
+        if secret:
+            meta["token"] = make_token(secret, ex.name, student, vid)
     if course:
         meta["course"] = course
     write_layout(student_layout(layout, blank, meta, ex), path)
     if key is not None:
-        write_layout(dataclasses.replace(layout, metadata=dict(meta, role=ROLE_KEY)), key)
+        write_layout(dataclasses.replace(layout, metadata={k: v for k, v in dict(meta, role=ROLE_KEY).items()
+                                                           if k != "token"}), key)
     return Written(path, key, params, vid)
 
 
@@ -304,10 +310,13 @@ def file_stem(student: str) -> str:
 def write_roster(exercise: str, roster: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                  seed: str | int, keys: str | os.PathLike[str] | None = None, params: dict[str, Any] | None = None,
                  blank: Blank | str = Blank(), course: str = "", id_column: str | None = None,
-                 key_dir: str | os.PathLike[str] | None = None, rubric: dict[str, Any] | None = None
-                 ) -> tuple[Keys, Path]:
+                 key_dir: str | os.PathLike[str] | None = None, rubric: dict[str, Any] | None = None,
+                 secret: str | None = None) -> tuple[Keys, Path]:
     """One template per roster student in ``out_dir`` and one keys file (default: ``<out_dir>.keys.json``,
-    beside the folder so it is not handed out with it); returns (keys, keys path)."""
+    beside the folder so it is not handed out with it); returns (keys, keys path).
+
+    ``secret`` is the course secret the templates' tokens are made with (:mod:`.tokens`); by default the
+    one already in the keys file at that path (re-running gives the same files), else a fresh one."""
     ex = get_exercise(exercise)
     blank = Blank.parse(blank) if isinstance(blank, str) else blank
     base = ex.resolve(params or {})
@@ -316,6 +325,8 @@ def write_roster(exercise: str, roster: str | os.PathLike[str], out_dir: str | o
     keys_path = Path(keys) if keys is not None else out.with_name(out.name.rstrip("/") + ".keys.json")
     if keys_path.resolve().parent == out.resolve():
         raise ValueError(f"{keys_path}: keep the keys file outside the folder of templates handed to students")
+    if not secret:
+        secret = _existing_secret(keys_path) or new_secret()
     out.mkdir(parents=True, exist_ok=True)
     used: dict[str, str] = {}
     students = []
@@ -329,13 +340,24 @@ def write_roster(exercise: str, roster: str | os.PathLike[str], out_dir: str | o
         used[stem.lower()] = sid
         p = student_params(ex, base, seed, sid)
         written = _write(ex, p, out / f"{stem}.xlsx",
-                         None if key_dir is None else Path(key_dir) / f"{stem}.key.xlsx", blank, sid, course)
+                         None if key_dir is None else Path(key_dir) / f"{stem}.key.xlsx", blank, sid, course,
+                         secret)
         students.append(StudentKey(sid, written.variant, _plain(p), f"{stem}.xlsx",
                                    {k: v for k, v in record.items() if k != idc}))
     book = Keys(ex.name, students, course=course, seed=str(seed), blank=str(blank), base=_plain(base),
-                rubric=rubric, id_column=idc, roster_columns=columns)
+                rubric=rubric, id_column=idc, roster_columns=columns, secret=secret)
     book.save(keys_path)
     return book, keys_path
+
+
+def _existing_secret(keys_path: Path) -> str | None:
+    """The course secret of a keys file already at ``keys_path`` (None if there is none or it is unusable)."""
+    if not keys_path.is_file():
+        return None
+    try:
+        return Keys.load(keys_path).secret or None
+    except KeysError:
+        return None
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

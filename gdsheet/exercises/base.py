@@ -299,6 +299,12 @@ class Exercise:
         """
         return dict(params)
 
+    def reseed(self, rng: random.Random, params: dict[str, Any]) -> dict[str, Any]:
+        """Other inputs for ``check``'s re-seeded check (:mod:`gdsheet.classroom.reseed`): the student's
+        formulas must give the reference for these too.  The default draws another :meth:`variant`; an
+        exercise may change more (the quadratic's coefficients), never the table's shape."""
+        return self.variant(rng, params)
+
     def report_notes(self, layout: Layout) -> list[str]:
         """Remarks for verify's report about what the tables show (a subclass hook)."""
         return []

@@ -218,6 +218,15 @@ class Quadratic(Exercise):
         p["lr"] = float(f"{rng.randint(10, 90) / (200 * p['a']):.3g}")
         return p
 
+    def reseed(self, rng: random.Random, params: dict[str, Any]) -> dict[str, Any]:
+        """Other coefficients too (a whole a from 2 to 9, b and c from −9 to 9, each different from the
+        student's), so that 2a or b worked out by hand and typed into a formula shows."""
+        p = dict(params)
+        p["a"] = float(rng.choice([a for a in range(2, 10) if a != params["a"]]))
+        p["b"] = float(rng.choice([b for b in range(-9, 10) if b not in (0, params["b"])]))
+        p["c"] = float(rng.choice([c for c in range(-9, 10) if c not in (0, params["c"])]))
+        return self.variant(rng, p)
+
     def validate(self, p: dict[str, Any]) -> None:
         if p["lrs"] is not None and len(p["lrs"]) > 50:
             raise ValueError("lrs: at most 50 learning rates")
