@@ -43,6 +43,8 @@ from .compiler import SNAP
 from .errors import FormulaSyntaxError
 from .parser import (
     Binary,
+    Range,
+    walk,
     Call,
     Node,
     Number,
@@ -78,6 +80,7 @@ class Group:
     refs: list["_Ref"] = field(default_factory=list)
     out: np.ndarray | None = None
     deps: set[int] = field(default_factory=set)  # indices of groups read
+    ahead: set[int] = field(default_factory=set)  # ... not only at earlier rows: computed first in a round
 
     def covers(self, row: int) -> bool:
         return self.start <= row < self.stop
@@ -94,6 +97,7 @@ class _Ref:
     row: int
     absolute: bool
     col_offset: bool = False
+    last: int | None = None  # an INDEX range: rows row..last, which one known only when computing
 
 
 # ------------------------------------------------------------------ finding groups
@@ -172,8 +176,8 @@ def _supported(node: Node, st: Any, book: Any, refs: list[_Ref]) -> bool:
     if cls is Number:
         return True
     if cls is Ref:
-        target = st if node.sheet is None else book.view(node.sheet)
-        if not hasattr(target, "formulas"):  # a missing sheet: #REF!
+        target = _target(st, book, node.sheet)
+        if target is None:
             return False
         refs.append(_Ref(target, node.col, node.row, node.row_abs, not node.col_abs))
         return True
@@ -182,8 +186,56 @@ def _supported(node: Node, st: Any, book: Any, refs: list[_Ref]) -> bool:
     if cls is Unary or cls is Percent:
         return _supported(node.operand, st, book, refs)
     if cls is Call:
-        return node.name in _FUNCS and len(node.args) == 1 and _supported(node.args[0], st, book, refs)
+        if node.name in _FUNCS:
+            return len(node.args) == 1 and _supported(node.args[0], st, book, refs)
+        if node.name == "INDEX":
+            return _index_supported(node, st, book, refs)
+        if node.name in _AGGREGATES:
+            return all(_span_supported(a, st, book, refs) for a in node.args) and bool(node.args)
     return False
+
+
+_AGGREGATES = {"SUM", "SUMSQ", "SUMPRODUCT"}
+
+
+def _target(st: Any, book: Any, sheet: str | None) -> Any:
+    target = st if sheet is None else book.view(sheet)
+    return target if hasattr(target, "formulas") else None  # a missing sheet: #REF!
+
+
+def _static_range(node: Node) -> bool:
+    return node.__class__ is Range and node.r1_abs and node.r2_abs and node.c1_abs and node.c2_abs
+
+
+def _index_supported(node: Call, st: Any, book: Any, refs: list[_Ref]) -> bool:
+    """INDEX(one absolute column, row number): a cell chosen when computing."""
+    if len(node.args) != 2 or not _static_range(node.args[0]):
+        return False
+    rng = node.args[0]
+    target = _target(st, book, rng.sheet)
+    if target is None or rng.c1 != rng.c2:
+        return False
+    refs.append(_Ref(target, rng.c1, rng.r1, True, False, rng.r2))
+    return _supported(node.args[1], st, book, refs)
+
+
+def _span_supported(node: Node, st: Any, book: Any, refs: list[_Ref]) -> bool:
+    """An aggregate's argument: INDEX(...):INDEX(...) or an absolute range."""
+    if node.__class__ is Binary and node.op == ":":
+        return all(n.__class__ is Call and n.name == "INDEX" and _index_supported(n, st, book, refs)
+                   for n in (node.left, node.right))
+    if _static_range(node):
+        target = _target(st, book, node.sheet)
+        if target is None:
+            return False
+        refs.extend(_Ref(target, c, node.r1, True, False, node.r2) for c in range(node.c1, node.c2 + 1))
+        return True
+    return False
+
+
+def _dynamic(node: Node) -> bool:
+    """Reads cells chosen when computing (INDEX), so a row loop cannot be generated for it."""
+    return any(n.__class__ is Call and (n.name == "INDEX" or n.name in _AGGREGATES) for n in walk(node))
 
 
 # ------------------------------------------------------------------ planning
@@ -202,21 +254,29 @@ class Plan:
             g.refs = [_Ref(r.st, g.col + r.col, r.row, r.absolute) if r.col_offset else r for r in g.refs]
             self.by_col.setdefault((id(g.st), g.col), []).append(i)
         self.prereq: list[tuple[Any, tuple[int, int]]] = []
+        self.need: dict[tuple[int, int], int] = {}  # (sheet, column) -> rows read go up to (exclusive)
+        self.buffers: dict[tuple[int, int], np.ndarray] = {}
         for i, g in enumerate(self.groups):
             for ref in g.refs:
                 lo, hi = self._window(g, ref)
                 if lo < 1 or ref.col < 1:
                     raise Bail  # #REF! in Excel
                 covered = []
-                for j in self.by_col.get((id(ref.st), ref.col), ()):
+                key = (id(ref.st), ref.col)
+                self.need[key] = max(self.need.get(key, 0), hi)
+                for j in self.by_col.get(key, ()):
                     h = self.groups[j]
                     if h.start < hi and lo < h.stop:
                         g.deps.add(j)
+                        if ref.absolute or ref.row >= 0:  # not a look back in a recurrence
+                            g.ahead.add(j)
                         covered.append((max(lo, h.start), min(hi, h.stop)))
                 self.prereq.extend(_formula_cells(ref.st, ref.col, lo, hi, covered))
 
     @staticmethod
     def _window(g: Group, ref: _Ref) -> tuple[int, int]:
+        if ref.last is not None:
+            return ref.row, ref.last + 1
         if ref.absolute:
             return ref.row, ref.row + 1
         return g.start + ref.row, g.stop + ref.row
@@ -270,37 +330,59 @@ class Plan:
         return out
 
     def run(self) -> None:
+        for g in self.groups:  # results go straight into the column buffers the readers read
+            g.out = self.buffer(g.st, g.col)[g.start - 1:g.stop - 1]
+            g.out[:] = np.nan
         for comp in self.order():
-            if len(comp) == 1 and comp[0] not in self.groups[comp[0]].deps:
-                g = self.groups[comp[0]]
-                g.out = _vector(g.shape, g, self, g.snap)
+            members = [self.groups[i] for i in comp]
+            if len(comp) == 1 and comp[0] not in members[0].deps:
+                g = members[0]
+                vals, n = _Eval(self, g, g.start, g.stop).run()
+                if n < g.stop - g.start:
+                    raise Bail
+                g.out[:] = vals
+            elif not any(_dynamic(g.shape) for g in members):
+                _loop(members, self)
             else:
-                _loop([self.groups[i] for i in comp], self)
+                _frontier(members, self)
 
     # -- reading inputs
-    def column(self, st: Any, col: int, lo: int, hi: int, pending: set[int] = frozenset()) -> np.ndarray:  # type: ignore[assignment]
-        """Values of rows lo..hi-1 of a column as floats: group results, scalar results and
-        constants; rows of the ``pending`` groups (being computed) are NaN."""
-        out = _constants(st, col, lo, hi)
-        for j in self.by_col.get((id(st), col), ()):
-            h = self.groups[j]
-            a, b = max(lo, h.start), min(hi, h.stop)
-            if a >= b:
-                continue
-            if j in pending:
-                out[a - lo:b - lo] = np.nan
-            else:
-                assert h.out is not None
-                out[a - lo:b - lo] = h.out[a - h.start:b - h.start]
-        results = st.results
-        if results:
-            for r in range(lo, hi) if hi - lo <= len(results) else (k[0] for k in results if k[1] == col):
-                if lo <= r < hi:
-                    v = results.get((r, col))
-                    if v is not None:
-                        if v.__class__ is not float:
-                            raise Bail
-                        out[r - lo] = v
+    def buffer(self, st: Any, col: int) -> np.ndarray:
+        """Column ``col`` of ``st`` as floats, index row - 1: numbers, the scalar results
+        and (as they are computed) the groups' values; NaN for anything else -- text, an
+        empty cell, a formula not computed yet -- which stops whoever reads it."""
+        key = (id(st), col)
+        buf = self.buffers.get(key)
+        if buf is not None:
+            return buf
+        n = max(st.extent()[0], self.need.get(key, 0))
+        buf = np.full(n, np.nan)
+        values, formulas = st.values, st.formulas
+        if isinstance(values, CellMap):
+            block = values.column(col)
+            if block is not None and block.objs is None:
+                buf[block.start - 1:block.stop - 1] = block.data
+            extra = values.extra
+        else:
+            extra = values
+        for (r, c), v in extra.items():
+            if c == col and 0 < r <= n:
+                buf[r - 1] = v if v.__class__ is float else np.nan
+        buf[_formula_mask(formulas, col, 1, n + 1)] = np.nan  # a cached value is never read: computed
+        for (r, c), v in st.results.items():
+            if c == col and 0 < r <= n and v.__class__ is float:
+                buf[r - 1] = v
+        self.buffers[key] = buf
+        return buf
+
+    def window(self, st: Any, col: int, lo: int, hi: int) -> np.ndarray:
+        """A copy of rows lo..hi-1 of a column buffer (NaN past its end)."""
+        if lo < 1:
+            raise Bail  # #REF!
+        buf = self.buffer(st, col)
+        out = buf[lo - 1:hi - 1].copy()
+        if len(out) < hi - lo:
+            out = np.concatenate([out, np.full(hi - lo - len(out), np.nan)])
         return out
 
 
@@ -326,34 +408,6 @@ def _formula_cells(st: Any, col: int, lo: int, hi: int, covered: list[tuple[int,
     return keys
 
 
-def _constants(st: Any, col: int, lo: int, hi: int) -> np.ndarray:
-    """Constant cells of rows lo..hi-1 as floats; NaN where a formula sits (filled later).
-    Raises Bail for anything that is not a number (text, booleans, errors, empty cells)."""
-    values = st.values
-    formulas = st.formulas
-    out = np.full(hi - lo, np.nan)
-    if isinstance(values, CellMap):
-        block = values.column(col)
-        if block is not None and block.objs is None:
-            a, b = max(lo, block.start), min(hi, block.stop)
-            if a < b:
-                out[a - lo:b - lo] = block.data[a - block.start:b - block.start]
-        extra = values.extra
-    else:
-        extra = values
-    is_formula = _formula_mask(formulas, col, lo, hi)
-    if extra:
-        rows = range(lo, hi) if hi - lo <= 64 else sorted(k[0] for k in extra if k[1] == col and lo <= k[0] < hi)
-        for r in rows:
-            v = extra.get((r, col))
-            if v is not None and not is_formula[r - lo]:
-                out[r - lo] = v if v.__class__ is float else _bail()
-    out[is_formula] = np.nan  # a formula's cached value is never read: it is computed
-    if np.isnan(out[~is_formula]).any():  # an empty cell (0 in Excel) or a damaged number
-        raise Bail
-    return out
-
-
 def _formula_mask(formulas: Any, col: int, lo: int, hi: int) -> np.ndarray:
     mask = np.zeros(hi - lo, dtype=bool)
     if isinstance(formulas, CellMap):
@@ -376,34 +430,60 @@ def _bail() -> float:
     raise Bail
 
 
-# ------------------------------------------------------------------ one group, all rows at once
+# ------------------------------------------------------------------ many rows at once
 
 
-def _vector(node: Node, g: Group, plan: Plan, snap: bool) -> np.ndarray:
-    n = g.stop - g.start
-    refs = iter(g.refs)
+def _first_nan(arr: np.ndarray) -> int:
+    bad = np.isnan(arr)
+    return int(bad.argmax()) if bad.any() else len(arr)
 
-    def ev(nd: Node, top: bool = False) -> np.ndarray | float:
+
+class _Eval:
+    """A group's shape over rows f..hi-1 as numpy arrays, with how many leading rows are
+    valid: a row past the first one whose inputs are not all computed yet is not."""
+
+    def __init__(self, plan: Plan, g: Group, f: int, hi: int) -> None:
+        self.plan, self.g, self.f, self.n = plan, g, f, hi - f
+
+    def run(self) -> tuple[np.ndarray, int]:
+        with np.errstate(all="ignore"):
+            v, n = self.ev(self.g.shape, True)
+        if not isinstance(v, np.ndarray):
+            v = np.full(self.n, v)
+        return v, n
+
+    def ev(self, nd: Node, top: bool = False) -> tuple[Any, int]:
         cls = nd.__class__
+        n = self.n
         if cls is Number:
-            return float(nd.value)
+            return float(nd.value), n
         if cls is Ref:
-            ref = next(refs)
-            lo, hi = plan._window(g, ref)
-            vals = plan.column(ref.st, ref.col, lo, hi)
-            if np.isnan(vals).any():
-                raise Bail
-            return float(vals[0]) if ref.absolute else vals
+            st = self.g.st if nd.sheet is None else self.plan.book.view(nd.sheet)
+            col = nd.col if nd.col_abs else self.g.col + nd.col
+            if nd.row_abs:
+                v = self.plan.window(st, col, nd.row, nd.row + 1)[0]
+                return float(v), (0 if v != v else n)
+            arr = self.plan.window(st, col, self.f + nd.row, self.f + nd.row + n)
+            return arr, _first_nan(arr)
         if cls is Unary:
-            v = ev(nd.operand)
-            return -v if nd.op == "-" else v
+            v, k = self.ev(nd.operand)
+            return (-v if nd.op == "-" else v), k
         if cls is Percent:
-            return _finite(ev(nd.operand) / 100.0)
+            v, k = self.ev(nd.operand)
+            return _finite(v / 100.0, k), k
         if cls is Call:
-            v = ev(nd.args[0])
-            return _call(nd.name, v)
-        a = ev(nd.left)
-        b = ev(nd.right)
+            if nd.name == "INDEX":
+                rows, k, st, col = self.index_rows(nd)
+                vals = np.full(n, np.nan)
+                vals[:k] = self.plan.window(st, col, 1, int(rows[:k].max(initial=0)) + 1)[rows[:k] - 1] if k else 0
+                return vals, min(k, _first_nan(vals))
+            if nd.name in _AGGREGATES:
+                return self.aggregate(nd)
+            v, k = self.ev(nd.args[0])
+            return _call(nd.name, v, k), k
+        a, ka = self.ev(nd.left)
+        b, kb = self.ev(nd.right)
+        k = min(ka, kb)
         op = nd.op
         if op == "+":
             r = a + b
@@ -412,57 +492,180 @@ def _vector(node: Node, g: Group, plan: Plan, snap: bool) -> np.ndarray:
         elif op == "*":
             r = a * b
         elif op == "/":
-            if np.any(np.asarray(b) == 0.0):
+            if np.any(_head(b, k) == 0.0):
                 raise Bail
             r = a / b
         else:
-            r = _power(a, b)
-        r = _finite(r)
-        if top and snap:
+            r = _power(a, b, k)
+        r = _finite(r, k)
+        if top and self.g.snap:
             r = np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r)
-        return r
+        return r, k
 
-    with np.errstate(all="ignore"):
-        res = ev(node, True)
-    if not isinstance(res, np.ndarray):
-        res = np.full(n, res)
-    return np.array(res, dtype=np.float64)
+    def index_rows(self, nd: Call) -> tuple[np.ndarray, int, Any, int]:
+        """The sheet rows an INDEX call picks, for the valid leading rows."""
+        rng = nd.args[0]
+        st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
+        idx, k = self.ev(nd.args[1])
+        idx = np.broadcast_to(np.asarray(idx, dtype=np.float64), (self.n,))[:k]
+        if not np.isfinite(idx).all():
+            raise Bail
+        pick = np.trunc(idx).astype(np.int64)  # Excel truncates an index toward zero
+        if k and (pick.min() < 1 or pick.max() > rng.r2 - rng.r1 + 1):
+            raise Bail  # INDEX(range, 0) is the whole range; past its end #REF!
+        return rng.r1 + pick - 1, k, st, rng.c1
+
+    def aggregate(self, nd: Call) -> tuple[np.ndarray, int]:
+        """SUM / SUMSQ / SUMPRODUCT of ranges, one row at a time in the order the scalar
+        functions add (row by row, left to right), so that every bit agrees."""
+        spans = []  # per argument: (state, first col, last col, first rows, last rows) or a static range
+        k = self.n
+        for a in nd.args:
+            if a.__class__ is Binary:
+                r1, k1, st, c1 = self.index_rows(a.left)
+                r2, k2, st2, c2 = self.index_rows(a.right)
+                if st2 is not st:
+                    raise Bail
+                k = min(k, k1, k2)
+                spans.append((st, min(c1, c2), max(c1, c2), np.minimum(r1[:k1], r2[:k2][:len(r1[:k1])]),
+                              np.maximum(r1[:k1], r2[:k2][:len(r1[:k1])])))
+            else:
+                st = self.g.st if a.sheet is None else self.plan.book.view(a.sheet)
+                spans.append((st, a.c1, a.c2, np.full(self.n, a.r1), np.full(self.n, a.r2)))
+        out = np.full(self.n, np.nan)
+        name = nd.name
+        for i in range(k):
+            areas = []
+            for st, c1, c2, lo, hi in spans:
+                cols = [self.plan.window(st, c, int(lo[i]), int(hi[i]) + 1) for c in range(c1, c2 + 1)]
+                block = cols[0] if len(cols) == 1 else np.column_stack(cols).ravel()
+                areas.append(block)
+            if any(np.isnan(x).any() for x in areas):
+                return out, i
+            out[i] = _aggregate(name, areas)
+        return out, k
 
 
-def _finite(r: Any) -> Any:
-    if not np.all(np.isfinite(r)):
+def _aggregate(name: str, areas: list[np.ndarray]) -> float:
+    if name == "SUM":
+        total = 0.0
+        for a in areas:
+            for x in a.tolist():
+                total += x
+    elif name == "SUMSQ":
+        total = 0.0
+        for a in areas:
+            for x in a.tolist():
+                total += x * x
+    else:
+        if any(len(a) != len(areas[0]) for a in areas):
+            raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+        total = 0.0
+        lists = [a.tolist() for a in areas]
+        for i in range(len(lists[0])):
+            p = 1.0
+            for a in lists:
+                p *= a[i]
+            total += p
+    if total - total != 0.0:
+        raise Bail
+    return total
+
+
+def _head(v: Any, k: int) -> Any:
+    return v[:k] if isinstance(v, np.ndarray) else v
+
+
+def _finite(r: Any, k: int) -> Any:
+    if not np.all(np.isfinite(_head(r, k))):
         raise Bail
     return r
 
 
-def _power(a: Any, b: Any) -> Any:
-    aa, bb = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+def _power(a: Any, b: Any, k: int) -> Any:
+    n = max(len(a) if isinstance(a, np.ndarray) else 1, len(b) if isinstance(b, np.ndarray) else 1)
+    scalar = not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray)
+    aa = np.broadcast_to(np.asarray(a, dtype=np.float64), (n,))[:k if not scalar else 1]
+    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))[:k if not scalar else 1]
     if np.any((aa == 0.0) & (bb <= 0.0)) or np.any((aa < 0.0) & (bb != np.floor(bb))):
         raise Bail
     try:
-        out = [x ** y for x, y in zip(aa.ravel().tolist(), bb.ravel().tolist())]
+        vals = [x ** y for x, y in zip(aa.tolist(), bb.tolist())]
     except (OverflowError, ZeroDivisionError):
         raise Bail from None
-    res = np.array(out, dtype=np.float64).reshape(aa.shape)
-    return res if res.ndim else float(res)
+    if scalar:
+        return vals[0] if vals else float("nan")
+    out = np.full(n, np.nan)
+    out[:len(vals)] = vals
+    return out
 
 
-def _call(name: str, v: Any) -> Any:
+def _call(name: str, v: Any, k: int) -> Any:
     if name == "ABS":
         return np.abs(v)
     if name == "SQRT":
-        if np.any(np.asarray(v) < 0.0):
+        if np.any(_head(v, k) < 0.0):
             raise Bail
         return np.sqrt(v)
-    fn = math.exp if name == "EXP" else math.log
-    if name == "LN" and np.any(np.asarray(v) <= 0.0):
+    if name == "LN" and np.any(_head(v, k) <= 0.0):
         raise Bail
-    arr = np.asarray(v, dtype=np.float64)
+    fn = math.exp if name == "EXP" else math.log
+    if not isinstance(v, np.ndarray):
+        try:
+            return fn(v)
+        except (OverflowError, ValueError):
+            raise Bail from None
+    out = np.full(len(v), np.nan)
     try:
-        out = np.array(list(map(fn, arr.ravel().tolist())), dtype=np.float64).reshape(arr.shape)
+        out[:k] = list(map(fn, v[:k].tolist()))
     except (OverflowError, ValueError):
         raise Bail from None
-    return _finite(out if out.ndim else float(out))
+    return _finite(out, k)
+
+
+def _frontier(members: list[Group], plan: Plan) -> None:
+    """Groups that read each other through INDEX (a network's weights, forward pass and
+    gradients): each advances, in row order, as far as the rows it reads are computed,
+    round after round, until all are done (or none can move: the scalar way)."""
+    index = {id(g): i for i, g in enumerate(plan.groups)}
+    inside = {index[id(g)] for g in members}
+    order: list[Group] = []
+    seen: set[int] = set()
+    for g in sorted(members, key=lambda g: (g.st.name, g.col)):  # producers within a row first
+        stack = [(g, iter([plan.groups[j] for j in sorted(g.ahead & inside)]))]
+        if id(g) in seen:
+            continue
+        seen.add(id(g))
+        while stack:
+            h, it = stack[-1]
+            nxt = next((x for x in it if id(x) not in seen), None)
+            if nxt is None:
+                stack.pop()
+                order.append(h)
+                continue
+            seen.add(id(nxt))
+            stack.append((nxt, iter([plan.groups[j] for j in sorted(nxt.ahead & inside)])))
+    front = {id(g): g.start for g in order}
+    width = {id(g): 64 for g in order}
+    while True:
+        moved = False
+        left = False
+        for g in order:
+            f = front[id(g)]
+            if f >= g.stop:
+                continue
+            left = True
+            hi = min(g.stop, f + width[id(g)])
+            vals, k = _Eval(plan, g, f, hi).run()
+            if k:
+                g.out[f - g.start:f - g.start + k] = vals[:k]
+                front[id(g)] = f + k
+                width[id(g)] = max(16, 2 * k)
+                moved = True
+        if not left:
+            return
+        if not moved:
+            raise Bail
 
 
 # ------------------------------------------------------------------ a recurrence, row by row
@@ -473,7 +676,6 @@ def _loop(members: list[Group], plan: Plan) -> None:
     groups) in row order; within a row, a group after the groups it reads in that row."""
     lo = min(g.start for g in members)
     hi = max(g.stop for g in members)
-    member_idx = {plan.groups.index(g) for g in members}
     # intra-row order: g reads h at offset 0 in the same column range -> h first
     same_row: dict[int, set[int]] = {id(g): set() for g in members}
     for g in members:
@@ -511,7 +713,7 @@ def _loop(members: list[Group], plan: Plan) -> None:
             if ref.absolute and key not in spans:
                 skey = (id(ref.st), ref.col, ref.row)
                 if skey not in scalars:
-                    v = plan.column(ref.st, ref.col, a, b)
+                    v = plan.window(ref.st, ref.col, a, b)
                     if np.isnan(v).any():
                         raise Bail
                     scalars[skey] = float(v[0])
@@ -519,10 +721,9 @@ def _loop(members: list[Group], plan: Plan) -> None:
             cols.setdefault(key, ref.st)
             span = spans.setdefault(key, [a, b])
             span[0], span[1] = min(span[0], a), max(span[1], b)
-    pending = member_idx
     for key, st in cols.items():
         a, b = spans[key]
-        vals = plan.column(st, key[1], a, b, pending)
+        vals = plan.window(st, key[1], a, b)
         buf = array("d")  # 8 bytes a row, where a list of floats costs 32; indexing is as fast
         buf.frombytes(vals.tobytes())
         lists[key] = (a, buf)
@@ -551,9 +752,10 @@ def _loop(members: list[Group], plan: Plan) -> None:
         raise Bail from None
     for g in members:
         base, vals = lists[(id(g.st), g.col)]
-        g.out = np.frombuffer(vals, dtype=np.float64)[g.start - base:g.stop - base].copy()
-        if np.isnan(g.out).any():
+        done = np.frombuffer(vals, dtype=np.float64)[g.start - base:g.stop - base]
+        if np.isnan(done).any():
             raise Bail
+        g.out[:] = done
 
 
 class _RowGen:

@@ -31,7 +31,7 @@ _M = object()
 
 #: a column becomes a block when it has at least this many cells, spread over at most
 #: ``SPREAD`` times as many rows (else its cells stay dict entries)
-MIN_BLOCK = 64
+MIN_BLOCK = 16
 SPREAD = 4
 
 
