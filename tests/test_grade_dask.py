@@ -113,7 +113,7 @@ def test_cli_starts_a_local_cluster(folder, pool_book, tmp_path, capsys):
 
 def test_time_and_memory_limits_hold_on_the_workers(cluster, tmp_path):
     """A 30,000-step submission takes seconds to check: over a 0.5 s limit it is stopped on the
-    worker, and under a 20 MB limit it runs out of memory there; the small file is graded."""
+    worker, and under a 4 MB limit it runs out of memory there; the small file is graded."""
     d = tmp_path
     write_template("quadratic", d / "t.xlsx", key=d / "subs" / "big.xlsx", params={"steps": 30000})
     write_template("quadratic", d / "t2.xlsx", key=d / "subs" / "small.xlsx")
@@ -126,7 +126,7 @@ def test_time_and_memory_limits_hold_on_the_workers(cluster, tmp_path):
                                                                         "took longer than the 0.5 s limit")
     assert rows["small.xlsx"]["status"] != "unreadable"
     greedy = grade(d / "subs", kpath, executor="dask", scheduler=cluster.scheduler_address,
-                   memory_limit=20 << 20, progress=False)
+                   memory_limit=4 << 20, progress=False)
     big = next(r for r in greedy.rows if r["file"] == "big.xlsx")
     assert big["status"] == "unreadable" and "memory" in big["message"], big
 
