@@ -127,11 +127,28 @@ def test_a_doctype_cut_by_a_stream_boundary_is_still_refused(tmp_path, monkeypat
     ("quadratic", {"optimizers": "sgd,momentum,nesterov,adagrad,rmsprop,adam", "steps": 300}),
     ("quadratic", {"optimizer": "adam", "schedule": "step", "steps": 200}),
     ("network", {"observations": 12, "steps": 40}),
+    ("network", {"observations": 9, "steps": 30, "activation": "tanh", "output_activation": "sigmoid",
+                 "optimizer": "adam", "hidden": 4}),
+    ("network", {"observations": 9, "steps": 20, "activation": "relu", "optimizers": "sgd,rmsprop,nesterov"}),
+    ("network", {"observations": 10, "steps": 15, "hidden": 0, "inputs": 3, "outputs": 2}),
     ("linear", {"observations": 30, "steps": 25}),
+    ("symmetry", {}),
 ])
 def test_column_evaluation_is_bit_for_bit_the_scalar_one(tmp_path, kind, options):
     path = generate(kind, tmp_path / "w.xlsx", **options)
     assert_identical(read_workbook(path))
+
+
+def test_a_network_is_computed_by_columns(tmp_path):
+    """The forward pass, the gradients and the weights read each other through INDEX: the
+    frontier rounds compute all of them column-wise (no cell left to the scalar way)."""
+    wb = read_workbook(generate("network", tmp_path / "n.xlsx", observations=30, steps=60))
+    grouped = {(g.st.name, g.col) for g in groups_of(wb)}
+    for name in ("Iterations", "Passes"):
+        sheet = wb.sheet(name)
+        assert {c for c in sheet.formulas.blocks} <= {c for n, c in grouped if n == name}
+    values = evaluate(wb).values
+    assert len(values["Passes"].extra) < 40 and len(values["Iterations"].extra) < 80
 
 
 def test_the_quadratic_table_is_computed_by_columns(tmp_path):

@@ -379,7 +379,9 @@ class Plan:
         """A copy of rows lo..hi-1 of a column buffer (NaN past its end)."""
         if lo < 1:
             raise Bail  # #REF!
-        buf = self.buffer(st, col)
+        buf = self.buffers.get((id(st), col))
+        if buf is None:
+            buf = self.buffer(st, col)
         out = buf[lo - 1:hi - 1].copy()
         if len(out) < hi - lo:
             out = np.concatenate([out, np.full(hi - lo - len(out), np.nan)])
@@ -475,7 +477,11 @@ class _Eval:
             if nd.name == "INDEX":
                 rows, k, st, col = self.index_rows(nd)
                 vals = np.full(n, np.nan)
-                vals[:k] = self.plan.window(st, col, 1, int(rows[:k].max(initial=0)) + 1)[rows[:k] - 1] if k else 0
+                if k:
+                    buf = self.plan.buffer(st, col)
+                    if rows[-1] > len(buf) or rows.max() > len(buf):
+                        raise Bail  # past the sheet's last row: an empty cell
+                    vals[:k] = buf[rows - 1]
                 return vals, min(k, _first_nan(vals))
             if nd.name in _AGGREGATES:
                 return self.aggregate(nd)
@@ -507,7 +513,7 @@ class _Eval:
         rng = nd.args[0]
         st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
         idx, k = self.ev(nd.args[1])
-        idx = np.broadcast_to(np.asarray(idx, dtype=np.float64), (self.n,))[:k]
+        idx = idx[:k] if isinstance(idx, np.ndarray) else np.full(k, idx)
         if not np.isfinite(idx).all():
             raise Bail
         pick = np.trunc(idx).astype(np.int64)  # Excel truncates an index toward zero
@@ -660,7 +666,8 @@ def _frontier(members: list[Group], plan: Plan) -> None:
             if k:
                 g.out[f - g.start:f - g.start + k] = vals[:k]
                 front[id(g)] = f + k
-                width[id(g)] = max(16, 2 * k)
+                if k == hi - f:  # all valid: more may be ready next time
+                    width[id(g)] = 2 * (hi - f)
                 moved = True
         if not left:
             return

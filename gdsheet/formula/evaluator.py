@@ -259,8 +259,10 @@ class _SheetState:
     def extent(self) -> tuple[int, int]:
         """(last used row, last used column): ranges are read only that far."""
         if self._extent is None:
-            keys = list(self.values) + list(self.formulas) + list(self.aliases)
-            self._extent = (max((k[0] for k in keys), default=0), max((k[1] for k in keys), default=0))
+            rows, cols = self.sheet.max_row(), self.sheet.max_col()  # column blocks without a step per cell
+            for r, c in self.aliases:
+                rows, cols = max(rows, r), max(cols, c)
+            self._extent = (rows, cols)
         return self._extent
 
     def area(self, r1: int, c1: int, r2: int, c2: int) -> Value:
