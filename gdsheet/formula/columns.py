@@ -2,31 +2,47 @@
 
 Why: the scalar evaluator (:mod:`evaluator`) pays about 3 µs per cell for Excel
 semantics in pure Python -- 2 s for the 600,000 formula cells of a 100,000-step
-quadratic table, most of a ``verify``.  But an iteration table is a handful of
-*columns*, each one formula shape filled down, and most columns only read cells
-that are known before them (``f(x_k)`` reads ``x_k``): those are computed with
-numpy for all rows at once.  Only a true recurrence (``x_{k+1}`` reads ``x_k``
-and ``f'(x_k)``, which reads ``x_k``) needs a loop over rows, and that loop is
-generated Python source over plain lists, with no dictionary per cell.
+quadratic table, 4 s for the minimal example's 506,000.  But an iteration table
+is a handful of *columns*, each one formula shape filled down, and most columns
+only read cells that are known before them (``f(x_k)`` reads ``x_k``): those
+are computed with numpy for all rows at once.  Measured on this project's
+2-core machine (``evaluate`` alone, columns vs cells): the 100k-row quadratic
+0.31 s vs 1.15 s, the minimal example 0.53 s vs 4.08 s.
 
 Exactness: this is an optimisation, never a second semantics.  A column is
 taken here only when its formula uses ``+ - * / ^``, unary minus, percent,
-numbers, single-cell references and ABS/SQRT/EXP/LN, and when every cell it
-reads is a number.  Each operation is the same IEEE operation in the same order
-as the compiled scalar code (numpy's ``+ - * /``, ``sqrt`` and ``abs`` are
-correctly rounded, as Python's are; ``^``, EXP and LN call the same libm
-functions element by element), Excel's final-operation zero snap is applied
-identically, so the results are bit-for-bit those of :mod:`evaluator` (tested).
+numbers, single-cell references, ABS/SQRT/EXP/LN, INDEX of one absolute column,
+and SUM/SUMSQ/SUMPRODUCT of ``INDEX(...):INDEX(...)`` or absolute ranges, and
+when every cell it reads is a number.  Each operation is the same IEEE
+operation in the same order as the compiled scalar code (numpy's ``+ - * /``,
+``sqrt`` and ``abs`` are correctly rounded, as Python's are; ``^``, EXP and LN
+call the same libm functions element by element; the sums add one term at a
+time, left to right, as :mod:`functions` does), and Excel's final-operation
+zero snap is applied identically, so the results are bit-for-bit those of
+:mod:`evaluator` (``tests/test_columns.py`` compares every cell's ``repr``).
 Anything Excel would turn into an error value -- overflow, division by zero,
-0^0, a root of a negative number, a text or an empty cell read -- raises
-:class:`Bail`, and the caller evaluates the whole workbook the scalar way.
+0^0, a root of a negative number, an index out of its range, a text or an
+empty cell read -- raises :class:`Bail`, and the caller evaluates the whole
+workbook the scalar way.
 
-Order: groups (one column, one shape, consecutive rows) reference each other;
-strongly connected components of that graph are evaluated dependencies first;
-a component that is one group not reading itself is one numpy expression,
-anything else is a row loop over its member groups.  Formula cells outside
-groups that groups read (the ``x_0`` cell above the filled-down ``x`` column)
-are computed first by the scalar evaluator.
+Order: groups (one column, one shape, consecutive rows) read each other;
+strongly connected components of that graph are evaluated dependencies first:
+
+* one group not reading itself: one numpy expression over all its rows;
+* a recurrence through fixed offsets (``x_{k+1}`` reads ``x_k``): a row loop,
+  generated as Python source over arrays of doubles, no dictionary per cell;
+* groups that read each other through INDEX (a network: the forward pass reads
+  iteration k's weights, the gradients sum the forward pass's rows of
+  iteration k, the weights of k+1 read the gradients): *frontier rounds* --
+  each group advances in row order, a numpy chunk at a time, as far as the
+  cells it reads are computed (an uncomputed cell is NaN in the column buffer,
+  and a row reading one is not valid yet), until all are done; no move in a
+  whole round means a true circularity, and the scalar way decides.
+
+Formula cells outside groups that groups read (the ``x_0`` cell above the
+filled-down ``x`` column) are computed first by the scalar evaluator; cells no
+group covers (a Summary sheet) are computed by it afterwards, reading the
+groups' columns.
 """
 
 from __future__ import annotations
@@ -376,13 +392,13 @@ class Plan:
         return buf
 
     def window(self, st: Any, col: int, lo: int, hi: int) -> np.ndarray:
-        """A copy of rows lo..hi-1 of a column buffer (NaN past its end)."""
+        """Rows lo..hi-1 of a column buffer (NaN past its end): a read-only view, or a copy."""
         if lo < 1:
             raise Bail  # #REF!
         buf = self.buffers.get((id(st), col))
         if buf is None:
             buf = self.buffer(st, col)
-        out = buf[lo - 1:hi - 1].copy()
+        out = buf[lo - 1:hi - 1]
         if len(out) < hi - lo:
             out = np.concatenate([out, np.full(hi - lo - len(out), np.nan)])
         return out

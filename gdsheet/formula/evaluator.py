@@ -16,7 +16,10 @@ file; best of 5, quiet machine):
 and the real 100,000-step quadratic workbook written by ``gdsheet.api.generate``
 (6 formula columns, 600,000 cells, read back with the reader) in 0.59 s.
 The numpy recurrence itself takes 0.01 s; the rest is the price of Excel
-semantics per cell (types, errors, overflow checks) in pure Python.
+semantics per cell (types, errors, overflow checks) in pure Python.  So columns
+filled down with one formula are computed a whole column at a time first
+(:mod:`columns`, bit-for-bit the same values; 0.31 s for that workbook), and
+this module computes the rest cell by cell.
 
 How:
 
