@@ -832,6 +832,7 @@ NETWORK_CASES = [  # (label, generate arguments): the issue's files, then doubli
     ("2→3→2 net, 100 obs × 250 it.", ["network", "--observations", "100", "--steps", "250"]),
     ("2→3→2 net, 100 obs × 500 it.", ["network", "--observations", "100", "--steps", "500"]),
     ("2→3→2 net, 100 obs × 1000 it.", ["network", "--observations", "100", "--steps", "1000"]),
+    ("minimal example, 1000 obs × 1000 it.", ["minimal-example", "--steps", "1000"]),  # issue 7: < 500 MB
 ]
 SMOKE_NETWORK_CASES = [
     ("minimal example, 100 obs × 10 it.", ["minimal-example", "--observations", "100", "--steps", "10"]),
