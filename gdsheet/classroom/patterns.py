@@ -9,9 +9,12 @@ both formulas; it is advice for the student (never scored), since the value
 check already scores what is wrong.
 
 The column's pattern is its most common shape among the rows the key fills
-down (the rows of the key's own ``Column.formula``); a column with no majority
-(no shape on more than half of its formula rows) reports nothing — there is
-no pattern to break.
+down (the rows of the key's own ``Column.formula``); a column with no clear
+majority (no shape on at least two thirds of its formula rows) reports nothing —
+there is no pattern to break.  Half a column typed one way and half another
+(30 right rows, then 31 with a typed-in constant) is not a pattern with 30
+exceptions: the value check reports the wrong half, and listing the right half
+here as "breaking the pattern" would send the student the wrong way.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def pattern_breaks(wb: Workbook, layout: Layout, diag: Any) -> list[PatternBreak
                 continue
             counts = Counter(s for _, _, s in rows)
             usual, n = counts.most_common(1)[0]
-            if n * 2 <= len(rows) or n == len(rows):
+            if n * 3 < len(rows) * 2 or n == len(rows):
                 continue
             odd = [(k, f, s) for k, f, s in rows if s != usual][:MAX_LISTED]
             by_k = {k: f for k, f, s in rows if s == usual}

@@ -94,7 +94,7 @@ def summary_text(s: dict[str, Any], limit: int = 5) -> list[str]:
     rows = s["first_mistake_rows"]
     if rows:
         top = max(rows.items(), key=lambda kv: (kv[1], -int(kv[0])))
-        lines.append(f"  most first mistakes on iteration row {top[0]} ({top[1]} files)")
+        lines.append(f"  most first mistakes on iteration row {top[0]} ({top[1]} file{'' if top[1] == 1 else 's'})")
     flagged = {k: v for k, v in s["flags"].items() if v}
     if flagged:
         lines.append("review flags: " + ", ".join(f"{v} {k}" for k, v in flagged.items()))
