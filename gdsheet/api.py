@@ -72,10 +72,10 @@ def read(path: str | os.PathLike[str], sheet: str | None = None, long: bool = Fa
     except KeyError:
         raise ValueError(f"{Path(path).name}: no sheet named {name!r} "
                          f"(sheets: {', '.join(wb.sheets)})") from None
-    from .workbook.frame import sheet_frame  # pandas: imported only by the commands that need it
+    from .workbook.frame import sheet_frame, uncached_formulas  # pandas: only for the commands that need it
 
-    computed: dict[tuple[int, int], Any] = {}
-    if any(key not in target.values for key in target.formulas):
+    computed: Any = {}
+    if uncached_formulas(target):
         from .formula.evaluator import evaluate
 
         try:
