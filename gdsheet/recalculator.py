@@ -58,6 +58,7 @@ from .formula.evaluator import Evaluation, Problem, cell_name, evaluate, name_re
 from .formula.functions import Area
 from .formula.parser import External, Missing, Name, Number, Range, Ref, parse, to_shape, translate, walk
 from .tolerance import DEFAULT, Tolerance
+from .workbook.cellmap import CellMap
 from .workbook.model import Sheet, Workbook
 from .workbook.reader import read_workbook
 
@@ -319,17 +320,56 @@ def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any],
                  volatile: set[CellKey], scale: "_Scale", tolerance: Tolerance,
                  max_listed: int) -> _Changes:
     """Compare one sheet's recalculated formula cells with their cached values; return
-    the values to write into a fresh copy (those that changed)."""
+    the values to write into a fresh copy (those that changed).
+
+    A column the evaluator computed as an array (a filled-down column) whose cached values
+    are all numbers is compared as arrays; every other cell one by one.  A million-row
+    sheet so costs arrays, not millions of keys in lists."""
     report.formula_cells += len(values)
-    get = sheet.values.get
     updates = _Changes(values, sheet.values, problems)
     skip = problems | volatile
-    keys = [k for k in values if k not in skip] if skip else list(values)
-    report.not_compared += len(values) - len(keys)
+    bad: list[tuple[CellKey, Any, Any]] = []  # (cell, cached, recalculated)
+    if isinstance(values, CellMap) and isinstance(sheet.values, CellMap):
+        skip_cols = {c for _, c in skip}
+        one_by_one: list[CellKey] = []
+        for col, block in values.blocks.items():
+            rows = range(block.start, block.stop)
+            cached_arr = sheet.values.numbers(col, rows) if col not in skip_cols else None
+            if cached_arr is None or np.isnan(block.data).any():
+                one_by_one += [(r, col) for r in (np.flatnonzero(block.present()) + block.start).tolist()]
+                continue
+            report.compared += len(rows)
+            suspects = np.flatnonzero(~tolerance.agree_many(block.data, cached_arr)).tolist()
+            if suspects:
+                keys = [(block.start + i, col) for i in suspects]
+                found = block.data[suspects].tolist()
+                cached = cached_arr[suspects].tolist()
+                bad += [(keys[i], cached[i], found[i])
+                        for i in scale.disagree(sheet, keys, found, cached, list(range(len(keys))))]
+        one_by_one += list(values.extra)
+        one_by_one.sort()
+    else:
+        one_by_one = list(values)
+    bad += _check_cells(report, sheet, values, one_by_one, skip, scale, tolerance, max_listed)
+    bad.sort(key=lambda item: item[0])
+    report.mismatch_count += len(bad)
+    aliases = _array_anchors(sheet) if bad else {}
+    for k, cached_v, found_v in bad[:max(0, max_listed - len(report.mismatches))]:
+        report.mismatches.append(CellDiff(cell_name(sheet.name, *k), cached_v, found_v,
+                                          _formula_at(sheet, k, aliases)))
+    return updates
+
+
+def _check_cells(report: RecalcReport, sheet: Sheet, values: Any, cells: list[CellKey], skip: set[CellKey],
+                 scale: "_Scale", tolerance: Tolerance, max_listed: int) -> list[tuple[CellKey, Any, Any]]:
+    """The cell-by-cell comparison of ``cells`` (row-major); returns the disagreeing ones."""
+    get = sheet.values.get
+    keys = [k for k in cells if k not in skip] if skip else cells
+    report.not_compared += len(cells) - len(keys)
     cached = list(map(get, keys))
     missing: list[CellKey] = []
-    if None in cached or len(keys) < len(values):  # compared or not, pandas sees nothing there
-        missing = sorted(compress(values, [c is None for c in map(get, values)]))
+    if None in cached or len(keys) < len(cells):  # compared or not, pandas sees nothing there
+        missing = sorted(compress(cells, [c is None for c in map(get, cells)]))
     report.missing_count += len(missing)
     report.missing += [cell_name(sheet.name, *k) for k in missing[:max(0, max_listed - len(report.missing))]]
     if missing:
@@ -340,14 +380,30 @@ def _check_sheet(report: RecalcReport, sheet: Sheet, values: dict[CellKey, Any],
     ok = tolerance.agree_many(recalculated, cached)
     suspects = np.nonzero(~ok)[0].tolist()
     bad = scale.disagree(sheet, keys, recalculated, cached, suspects) if suspects else []
-    bad.sort(key=keys.__getitem__)
-    report.mismatch_count += len(bad)
-    aliases = _array_anchors(sheet) if bad else {}
-    for i in bad[:max(0, max_listed - len(report.mismatches))]:
-        k = keys[i]
-        report.mismatches.append(CellDiff(cell_name(sheet.name, *k), cached[i], recalculated[i],
-                                          _formula_at(sheet, k, aliases)))
-    return updates
+    return [(keys[i], cached[i], recalculated[i]) for i in bad]
+
+
+def _sizes_at(results: Any, constants: Any, rows: np.ndarray, col: int) -> np.ndarray:
+    """The numbers at ``rows`` of column ``col`` (a computed value, else the cell's constant;
+    0 for anything not a number), from column arrays where there are some."""
+    out = np.full(len(rows), np.nan)
+    for source in (results, constants):
+        block = source.column(col) if isinstance(source, CellMap) else None
+        if block is None or block.objs is not None:
+            continue
+        at = rows - block.start
+        take = np.isnan(out) & (at >= 0) & (at < len(block.data))
+        extra = source.extra
+        if extra:  # a dict entry hides its block slot
+            take &= np.fromiter(((int(r), col) not in extra for r in rows), dtype=bool, count=len(rows))
+        out[take] = block.data[at[take]]
+    for i in np.flatnonzero(np.isnan(out)).tolist():
+        k = (int(rows[i]), col)
+        v = results.get(k)
+        if v is None:
+            v = constants.get(k)
+        out[i] = v if v.__class__ is float else 0.0
+    return out
 
 
 def _array_anchors(sheet: Sheet) -> dict[CellKey, CellKey]:
@@ -458,7 +514,13 @@ class _Scale:
             size = np.full(len(idx), literal)
             rows, cols = zip(*map(keys.__getitem__, idx))
             n = len(idx)
+            one_col = len(set(cols)) == 1
             for _, results, constants, r, r_abs, c, c_abs in refs:
+                if one_col or c_abs:  # the common case, a filled-down column: read the column arrays
+                    at_rows = np.full(n, r) if r_abs else np.array(rows) + r
+                    vals_arr = _sizes_at(results, constants, at_rows, c if c_abs else cols[0] + c)
+                    size = np.maximum(size, np.abs(vals_arr))
+                    continue
                 at = list(zip(repeat(r, n) if r_abs else (np.array(rows) + r).tolist(),
                               repeat(c, n) if c_abs else (np.array(cols) + c).tolist()))
                 vals = [v if v is not None else constants.get(k) for v, k in zip(map(results.get, at), at)]
