@@ -54,7 +54,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..workbook.cellmap import CellMap
+from ..workbook.cellmap import Block, CellMap
 from .compiler import SNAP
 from .errors import FormulaSyntaxError
 from .parser import (
@@ -97,9 +97,6 @@ class Group:
     out: np.ndarray | None = None
     deps: set[int] = field(default_factory=set)  # indices of groups read
     ahead: set[int] = field(default_factory=set)  # ... not only at earlier rows: computed first in a round
-
-    def covers(self, row: int) -> bool:
-        return self.start <= row < self.stop
 
 
 @dataclass(frozen=True)
@@ -443,11 +440,6 @@ def _formula_mask(formulas: Any, col: int, lo: int, hi: int) -> np.ndarray:
     return mask
 
 
-def _bail() -> float:
-    """Raise Bail from inside an expression."""
-    raise Bail
-
-
 # ------------------------------------------------------------------ many rows at once
 
 
@@ -651,13 +643,15 @@ def _frontier(members: list[Group], plan: Plan) -> None:
     round after round, until all are done (or none can move: the scalar way)."""
     index = {id(g): i for i, g in enumerate(plan.groups)}
     inside = {index[id(g)] for g in members}
+    # producers first (depth-first over the reads that are not looks back at earlier rows), so
+    # that one round computes one iteration: weights, then the forward pass, then the gradients
     order: list[Group] = []
     seen: set[int] = set()
-    for g in sorted(members, key=lambda g: (g.st.name, g.col)):  # producers within a row first
-        stack = [(g, iter([plan.groups[j] for j in sorted(g.ahead & inside)]))]
+    for g in sorted(members, key=lambda g: (g.st.name, g.col)):
         if id(g) in seen:
             continue
         seen.add(id(g))
+        stack = [(g, iter([plan.groups[j] for j in sorted(g.ahead & inside)]))]
         while stack:
             h, it = stack[-1]
             nxt = next((x for x in it if id(x) not in seen), None)
@@ -911,16 +905,8 @@ def results(st: Any) -> CellMap:
         data = np.full(hi - lo, np.nan)
         for start, stop, vals in parts:
             data[start - lo:stop - lo] = vals
-        rows = np.flatnonzero(~np.isnan(data)) + lo
         for key in [k for k in out.extra if k[1] == col and lo <= k[0] < hi]:
             if data[key[0] - lo] == data[key[0] - lo]:
                 del out.extra[key]  # computed twice (a scalar cell needed it first): same value
-        out.blocks[col] = _block(lo, data)
-        del rows
+        out.blocks[col] = Block(lo, data, None)
     return out
-
-
-def _block(start: int, data: np.ndarray) -> Any:
-    from ..workbook.cellmap import Block
-
-    return Block(start, data, None)
