@@ -115,3 +115,26 @@ def test_macros_and_external_links_are_noticed(tmp_path):
                    {"xl/vbaProject.bin": "not really", "xl/externalLinks/externalLink1.xml": "<externalLink/>"})
     wb = read_workbook(path)
     assert wb.has_macros and wb.external_links == 1
+
+
+def test_rows_read_by_their_pattern_agree_with_cells_read_one_by_one(tmp_path):
+    """Regular rows are read with one pattern per row (reader._load_rows); a row that breaks the
+    pattern -- another style, a cell reference naming another row, a missing cell -- sends the
+    chunk to the cell-by-cell scan, and every cell lands where its own reference says."""
+    def row(r: int, ref_row: int | None = None, style: str = "1", cells: int = 3) -> str:
+        rr = ref_row or r
+        out = f'<row r="{r}">'
+        for j, col in enumerate("ABC"[:cells]):
+            out += f'<c r="{col}{rr}" s="{style}"><v>{r * 10 + j}</v></c>'
+        return out + "</row>"
+
+    regular = "".join(row(r) for r in range(1, 41))
+    wb = read_workbook(package(tmp_path / "regular.xlsx", sheet(regular)))
+    assert wb.sheets["Data"].values[(40, 3)] == 402.0 and len(wb.sheets["Data"].values) == 120
+    for odd, where, value in ((row(20, style="2"), (20, 2), 201.0),
+                              (row(20, ref_row=41), (41, 1), 200.0),
+                              (row(20, cells=2), (20, 2), 201.0)):
+        rows = "".join(row(r) for r in range(1, 20)) + odd + "".join(row(r) for r in range(21, 41))
+        s = read_workbook(package(tmp_path / "odd.xlsx", sheet(rows))).sheets["Data"]
+        assert s.values[where] == value
+        assert s.values[(39, 1)] == 390.0 and s.values.get((20, 3)) in (None, 202.0)

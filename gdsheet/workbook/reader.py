@@ -395,6 +395,17 @@ class _Columns:
     def add_formulas(self, rows: list[int], cols: list[int], idx: list[int]) -> None:
         _add(self.obj, rows, cols, np.array(idx, dtype=np.int32), -1)
 
+    def put(self, col: int, rows: np.ndarray, vals: np.ndarray, formula: int | None = None) -> None:
+        """One column's numbers for ``rows`` (and, with ``formula``, that formula index on each)."""
+        for into, data, empty in ((self.num, vals, np.nan),
+                                  (self.obj, None if formula is None else np.full(len(rows), formula, np.int32), -1)):
+            if data is None:
+                continue
+            run = into.get(col)
+            if run is None:
+                run = into[col] = _Run(empty, data.dtype)
+            run.put(rows, data)
+
     def store(self, sheet: Sheet) -> None:
         for target, runs, table in ((sheet.values, self.num, None), (sheet.formulas, self.obj, self.table)):
             for col in sorted(runs):
@@ -415,7 +426,7 @@ class _Run:
         self.late: list[tuple[np.ndarray, np.ndarray]] = []  # cells above rows already placed
 
     def put(self, rows: np.ndarray, vals: np.ndarray) -> None:
-        lo, hi = int(rows[0]), int(rows[-1])
+        lo, hi = int(rows.min()), int(rows.max())  # not rows[0], rows[-1]: a hostile file may shuffle them
         if self.end == 0 and not len(self.data):
             self.start = lo
         off = lo - self.start
@@ -486,6 +497,9 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
             expected = chunk.count("<c ") + chunk.count("<c>")
             if expected > ctx.limits.cells - ctx.cells - found:
                 raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
+            if expected and _load_rows(chunk, expected, cols, shared):
+                found += expected
+                continue
             plain = _PLAIN.findall(chunk)
             if len(plain) == expected and (not plain or _load_plain(plain, cols, shared)):
                 found += expected
@@ -507,6 +521,58 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
         if si in shared:
             sheet.formulas[key] = shared[si]
     ctx.cells += found
+
+
+_ROW_START = re.compile(r'<row r="\d+"[^>]*>')
+_CELL_HEAD = re.compile(r'<c r="([A-Z]{1,3})\d+"([^>]*)>')
+
+
+def _load_rows(chunk: str, expected: int, cols: _Columns, shared: dict[str, Formula]) -> bool:
+    """A chunk whose rows all repeat the cell structure of its first row (an iteration table
+    filled down: the same columns, styles and shared formulas on every row, only the row
+    number and the values change) is read with one regular expression per *row*, built from
+    that first row, instead of one per cell: a tuple of strings per row rather than four per
+    cell.  Every row must match it (counted), and the row number inside each cell reference
+    must be its row's (a back reference), else False: the cell-by-cell scan reads the chunk.
+    """
+    m = _ROW_START.search(chunk)
+    if m is None:
+        return False
+    end = chunk.find("</row>", m.end())
+    if end < 0:
+        return False
+    first = chunk[m.end():end]
+    cells = _PLAIN.findall(first)
+    if not cells or len(cells) != first.count("<c ") or chunk.count("<row ") * len(cells) != expected:
+        return False
+    parts = [r'<row r="(\d+)"[^>]*>']
+    layout: list[tuple[int, int | None]] = []  # per cell: column, formula index or None
+    heads = _CELL_HEAD.findall(first)
+    if len(heads) != len(cells):
+        return False
+    for (letters, _, si, _), (letters2, attrs) in zip(cells, heads):
+        if letters != letters2:
+            return False
+        parts.append(f'<c r="{letters}\\1"' + re.escape(attrs) + ">")
+        if si:
+            if si not in shared:
+                return False
+            parts.append(re.escape(f'<f t="shared" si="{si}"/>'))
+        parts.append(r"<v>([^<]*)</v></c>")
+        layout.append((col_index(letters), cols.idx(shared[si]) if si else None))
+    parts.append("</row>")
+    rows = re.findall("".join(parts), chunk)
+    if len(rows) * len(cells) != expected:
+        return False
+    columns = list(zip(*rows))
+    row_numbers = np.array(list(map(int, columns[0])), dtype=np.int64)
+    for (col, formula), texts in zip(layout, columns[1:]):
+        try:
+            vals = np.array(list(map(float, texts)), dtype=np.float64)
+        except ValueError:  # an empty or malformed <v>: that cell holds no number
+            vals = np.array([x if x is not None else np.nan for x in map(_to_float, texts)], dtype=np.float64)
+        cols.put(col, row_numbers, vals, formula)
+    return True
 
 
 def _load_plain(cells: list[tuple[str, str, str, str]], cols: _Columns, shared: dict[str, Formula]) -> bool:
