@@ -57,6 +57,7 @@ from .formula.errors import ExcelError, FormulaError
 from .formula.evaluator import Evaluation, Problem, cell_name, evaluate, name_resolver
 from .formula.functions import Area
 from .formula.parser import External, Missing, Name, Number, Range, Ref, parse, to_shape, translate, walk
+from .jsonvalue import jsonable as _jsonable
 from .tolerance import DEFAULT, Tolerance
 from .workbook.cellmap import CellMap
 from .workbook.model import Sheet, Workbook
@@ -179,18 +180,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
         return str(int(v)) if v != 0 else "0"
     return repr(v)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, ExcelError):
-        return str(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "#NUM!"
-    return v
 
 
 # ------------------------------------------------------------------ evaluating

@@ -34,13 +34,14 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .exercises import get as get_exercise
-from .exercises.base import Exercise, Layout, SheetLayout, input_values, render
+from .exercises.base import Exercise, Layout, SheetLayout, render
 from .formula.errors import ExcelError, FormulaError
 from .formula.evaluator import evaluate
 from .formula.parser import col_to_letters, fill_down_template, parse, quote_sheet, to_shape
+from .jsonvalue import jsonable as _jsonable
 from .tolerance import DEFAULT, Tolerance
+from .workbook.cellmap import column_of
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
-from .workbook.cellmap import CellMap
 from .workbook.model import Workbook
 from .workbook.reader import read_workbook
 from .workbook.safety import UnreadableWorkbook
@@ -132,20 +133,6 @@ class Report:
             if self.mismatch_count > 1:
                 lines.append(f"{self.mismatch_count} differences in all")
         return "\n".join(lines)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, ExcelError):
-        return str(v)
-    if isinstance(v, (np.floating, np.integer)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return "#NUM!"
-    return v
 
 
 # ------------------------------------------------------------------ reading
@@ -300,7 +287,7 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     c = g.col
     rows = g.rows
     report.checked += len(rows)
-    found = _column(sheet.formulas, c, rows)
+    found = column_of(sheet.formulas, c, rows)
     verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
     for i, f in dict(zip(map(id, found), found)).items():  # each distinct formula object once
         if f is None:
@@ -315,17 +302,17 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     else:
         bad_formula = []
     expected = g.expected
-    cached = _column(sheet.values, c, rows, numbers=True)
+    cached = column_of(sheet.values, c, rows, numbers=True)
     sources: list[tuple[str, Any, np.ndarray | None]] = []
     if evaluate_formulas:
-        sources.append(("gdsheet", _column(evaluated, c, rows, numbers=True), None))
+        sources.append(("gdsheet", column_of(evaluated, c, rows, numbers=True), None))
     present = np.ones(len(rows), dtype=bool) if isinstance(cached, np.ndarray) else \
         np.fromiter((v is not None for v in cached), dtype=bool, count=len(cached))
     if not present.all() and "some formula cells carry no cached value" not in report.notes:
         report.notes.append("some formula cells carry no cached value")
     sources.append(("cached", cached, present))
     for engine, values in engine_sheets.items():
-        sources.append((engine, _column(values, c, rows, numbers=True), None))
+        sources.append((engine, column_of(values, c, rows, numbers=True), None))
     for i in bad_formula:
         _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found[i], g, 0, max_listed)
     for priority, (source, vals, mask) in enumerate(sources, start=1):
@@ -338,18 +325,6 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
         for i in np.nonzero(~ok)[0].tolist():
             _record(report, sheet.name, rows[i], c, source, expected[i], vals[i], found[i], g, priority,
                     max_listed)
-
-
-def _column(cells: Any, col: int, rows: range, numbers: bool = False) -> Any:
-    """The cells of ``rows`` in column ``col`` (None where empty), sliced from a CellMap's arrays;
-    ``numbers=True``: a float64 array when every one of those cells is a number in a block."""
-    if isinstance(cells, CellMap):
-        if numbers:
-            arr = cells.numbers(col, rows)
-            if arr is not None:
-                return arr
-        return cells.column_values(col, rows)
-    return [cells.get((r, col)) for r in rows]
 
 
 def _record(report: Report, sheet: str, row: int, col: int, source: str, expected: Any, found: Any,

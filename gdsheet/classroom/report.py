@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..formula.errors import ExcelError
+from ..jsonvalue import jsonable as _jsonable
 from .diagnose import MISTAKES, CellCheck
 
 STATUSES = ("graded", "mistakes", "wrong-variant", "unmatched", "not-this-exercise", "unreadable", "missing")
@@ -181,14 +182,6 @@ class CheckResult:
 
 def _num(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, ExcelError):
-        return str(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "#NUM!"
-    return v
 
 
 def _cell_dict(c: CellCheck) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..workbook.cellmap import Block, CellMap
+from ..workbook.cellmap import Block, CellMap, present
 from .compiler import SNAP
 from .errors import FormulaSyntaxError
 from .parser import (
@@ -381,7 +381,7 @@ class Plan:
         for (r, c), v in extra.items():
             if c == col and 0 < r <= n:
                 buf[r - 1] = v if v.__class__ is float else np.nan
-        buf[_formula_mask(formulas, col, 1, n + 1)] = np.nan  # a cached value is never read: computed
+        buf[present(formulas, col, range(1, n + 1))] = np.nan  # a cached value is never read: computed
         for (r, c), v in st.results.items():
             if c == col and 0 < r <= n and v.__class__ is float:
                 buf[r - 1] = v
@@ -421,23 +421,6 @@ def _formula_cells(st: Any, col: int, lo: int, hi: int, covered: list[tuple[int,
     else:
         keys.extend((st, k) for k in extra if k[1] == col and lo <= k[0] < hi and not cov[k[0] - lo])
     return keys
-
-
-def _formula_mask(formulas: Any, col: int, lo: int, hi: int) -> np.ndarray:
-    mask = np.zeros(hi - lo, dtype=bool)
-    if isinstance(formulas, CellMap):
-        block = formulas.column(col)
-        if block is not None:
-            a, b = max(lo, block.start), min(hi, block.stop)
-            if a < b:
-                mask[a - lo:b - lo] = block.data[a - block.start:b - block.start] >= 0
-        extra = formulas.extra
-    else:
-        extra = formulas
-    for k in extra:
-        if k[1] == col and lo <= k[0] < hi:
-            mask[k[0] - lo] = True
-    return mask
 
 
 # ------------------------------------------------------------------ many rows at once

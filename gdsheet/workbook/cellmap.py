@@ -268,6 +268,36 @@ class CellMap(MutableMapping[Key, Any]):
         return f"CellMap({len(self.extra)} cells + {len(self.blocks)} column blocks)"
 
 
+def present(cells: Any, col: int, rows: range) -> np.ndarray:
+    """Which of ``rows`` (step 1) hold something in column ``col`` of ``cells`` -- a CellMap
+    (its block sliced, then its dict entries) or a plain dict."""
+    mask = np.zeros(len(rows), dtype=bool)
+    extra = cells
+    if isinstance(cells, CellMap):
+        block = cells.column(col)
+        if block is not None:
+            a, b = max(rows.start, block.start), min(rows.stop, block.stop)
+            if a < b:
+                mask[a - rows.start:b - rows.start] = block.present()[a - block.start:b - block.start]
+        extra = cells.extra
+    for r, c in extra:
+        if c == col and rows.start <= r < rows.stop:
+            mask[r - rows.start] = True
+    return mask
+
+
+def column_of(cells: Any, col: int, rows: range, numbers: bool = False) -> Any:
+    """The cells of ``rows`` in column ``col`` (None where empty) of a CellMap or a plain dict;
+    ``numbers=True``: a float64 array instead when every one of them is a number in a block."""
+    if isinstance(cells, CellMap):
+        if numbers:
+            arr = cells.numbers(col, rows)
+            if arr is not None:
+                return arr
+        return cells.column_values(col, rows)
+    return [cells.get((r, col)) for r in rows]
+
+
 def _row_major(d: dict[Key, Any]) -> bool:
     prev = (0, 0)
     for k in d:

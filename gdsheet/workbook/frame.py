@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..formula.errors import ExcelError
-from .cellmap import CellMap
+from .cellmap import CellMap, column_of, present
 from .model import Sheet
 
 
@@ -56,14 +56,12 @@ def sheet_frame(sheet: Sheet, computed: Any = None, top: int | None = None) -> p
     data: list[Any] = []
     filled = np.zeros(len(rows), dtype=bool)  # a row with anything in one of the table's columns
     for c in cols:
-        has_formula = _present(sheet.formulas, c, rows)
-        numbers = sheet.values.numbers(c, rows) if isinstance(sheet.values, CellMap) else None
-        if numbers is not None:
+        has_formula = present(sheet.formulas, c, rows)
+        vals = column_of(sheet.values, c, rows, numbers=True)
+        if isinstance(vals, np.ndarray):  # every row a number
             filled |= True
-            data.append(numbers)
+            data.append(vals)
             continue
-        vals = sheet.values.column_values(c, rows) if isinstance(sheet.values, CellMap) \
-            else [sheet.values.get((r, c)) for r in rows]
         for i in np.flatnonzero(has_formula).tolist():
             if vals[i] is None:
                 vals[i] = computed.get((rows[i], c))
@@ -84,7 +82,7 @@ def uncached_formulas(sheet: Sheet) -> bool:
         return True
     for col, block in formulas.blocks.items():
         rows = range(block.start, block.stop)
-        if (block.present() & ~_present(values, col, rows)).any():
+        if (block.present() & ~present(values, col, rows)).any():
             return True
     return False
 
@@ -95,24 +93,6 @@ def _columns_at(cells: Any, row: int) -> set[int]:
     out = {c for r, c in cells.extra if r == row}
     out.update(c for c, block in cells.blocks.items() if block.get(row) is not None)
     return out
-
-
-def _present(cells: Any, col: int, rows: range) -> np.ndarray:
-    if isinstance(cells, CellMap):
-        block = cells.column(col)
-        mask = np.zeros(len(rows), dtype=bool)
-        if block is not None:
-            a, b = max(rows.start, block.start), min(rows.stop, block.stop)
-            if a < b:
-                mask[a - rows.start:b - rows.start] = block.present()[a - block.start:b - block.start]
-        extra = cells.extra
-    else:
-        mask = np.zeros(len(rows), dtype=bool)
-        extra = cells
-    for r, c in extra:
-        if c == col and rows.start <= r < rows.stop:
-            mask[r - rows.start] = True
-    return mask
 
 
 def _column(values: Any) -> Any:
