@@ -40,7 +40,7 @@ from .formula.evaluator import evaluate
 from .formula.parser import col_to_letters, fill_down_template, parse, quote_sheet, to_shape
 from .jsonvalue import jsonable as _jsonable
 from .tolerance import DEFAULT, Tolerance
-from .workbook.cellmap import column_of
+from .workbook.cellmap import CellMap, column_of
 from .workbook.metadata import META_SHEET, NotGdsheet, parse_metadata
 from .workbook.model import Workbook
 from .workbook.reader import read_workbook
@@ -287,20 +287,36 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     c = g.col
     rows = g.rows
     report.checked += len(rows)
-    found = column_of(sheet.formulas, c, rows)
-    verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
-    for i, f in dict(zip(map(id, found), found)).items():  # each distinct formula object once
-        if f is None:
-            continue
+    def judge(f: Any) -> bool:
         r = f.row if f.col == c and f.row in rows else rows[0]
         if f.col == c and f.text == g.render(f.row)[1:]:
-            verdict[i] = True  # the text the template gives at the formula's own anchor
-        else:
-            verdict[i] = shapes.same(f, sheet.name, g.template, g.render(r), r, c)
-    if None in found or not all(verdict.values()):
-        bad_formula = [i for i, f in enumerate(found) if f is None or not verdict[id(f)]]
+            return True  # the text the template gives at the formula's own anchor
+        return shapes.same(f, sheet.name, g.template, g.render(r), r, c)
+
+    formulas = sheet.formulas
+    coded = formulas.codes(c, rows) if isinstance(formulas, CellMap) else None
+    found_at: Callable[[int], Any]
+    if coded is not None:  # a filled-down column: each distinct formula object judged once
+        codes, table = coded
+        lo, hi = (int(codes.min()), int(codes.max())) if len(codes) else (0, 0)
+        distinct = [lo] if lo == hi else np.unique(codes).tolist()
+        good = np.zeros(len(table) + 1, dtype=bool)  # the extra last slot: code -1, no formula
+        for k in distinct:
+            if k >= 0:
+                good[k] = judge(table[k])
+        bad_formula = np.flatnonzero(~good[codes]).tolist()
+
+        def found_at(i: int) -> Any:
+            k = int(codes[i])
+            return table[k] if k >= 0 else None
     else:
-        bad_formula = []
+        found = column_of(formulas, c, rows)
+        verdict: dict[int, bool] = {}  # by id: a shared formula is one object for the whole column
+        for i, f in dict(zip(map(id, found), found)).items():  # each distinct formula object once
+            if f is not None:
+                verdict[i] = judge(f)
+        bad_formula = [i for i, f in enumerate(found) if f is None or not verdict[id(f)]]
+        found_at = found.__getitem__
     expected = g.expected
     cached = column_of(sheet.values, c, rows, numbers=True)
     sources: list[tuple[str, Any, np.ndarray | None]] = []
@@ -314,7 +330,7 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
     for engine, values in engine_sheets.items():
         sources.append((engine, column_of(values, c, rows, numbers=True), None))
     for i in bad_formula:
-        _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found[i], g, 0, max_listed)
+        _record(report, sheet.name, rows[i], c, "formula", expected[i], cached[i], found_at(i), g, 0, max_listed)
     for priority, (source, vals, mask) in enumerate(sources, start=1):
         ok = tolerance.agree_many(expected, vals, g.scale)
         if mask is not None:
@@ -323,7 +339,7 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
         else:
             report.comparisons += len(vals)
         for i in np.nonzero(~ok)[0].tolist():
-            _record(report, sheet.name, rows[i], c, source, expected[i], vals[i], found[i], g, priority,
+            _record(report, sheet.name, rows[i], c, source, expected[i], vals[i], found_at(i), g, priority,
                     max_listed)
 
 

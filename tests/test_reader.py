@@ -52,6 +52,64 @@ def sheet(rows: str, prefix: str = "") -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><{p}worksheet {ns}><{p}sheetData>{rows}</{p}sheetData></{p}worksheet>'
 
 
+def _cells_by_repr(path: Path) -> dict:
+    values = read_workbook(path).sheets["Data"].values
+    return {k: repr(v) for k, v in values.items()}
+
+
+@pytest.mark.parametrize("between, odd_row, values", [
+    ("", None, ["1.5", "-2.25E-3", "0.42142028799999987"]),       # the row-pattern path, read whole
+    ("\n  ", None, ["1", "2", "3"]),                              # pretty-printed: counted, not summed
+    ("<!-- a comment -->", None, ["1", "2", "3"]),
+    ("", '<row r="20" ht="30" customHeight="1">', ["1", "2", "3"]),  # one row with other attributes
+    ("", None, ["-0", "1E400", ".5"]),                              # texts JSON reads otherwise than float()
+    ("", None, ["", "true", "1,5"]),                                # no number: an empty cell, on both paths
+    ("", None, ["9007199254740993", "4.9406564584124654E-324", "-1e-400"]),
+])
+def test_row_pattern_reader_agrees_with_the_cell_scan(tmp_path, monkeypatch, between, odd_row, values):
+    """Whatever sits between rows or in a value, the fast path (reader._load_rows, with its
+    length check and one parse of every number) stores exactly what the cell scan stores."""
+    from gdsheet.workbook import reader
+
+    def row(r: int) -> str:
+        head = odd_row if odd_row and r == 20 else f'<row r="{r}">'
+        cells = "".join(f'<c r="{col}{r}" s="1"><v>{values[(r + j) % 3] if r > 1 else r * 10 + j}</v></c>'
+                        for j, col in enumerate("ABC"))
+        return head + cells + "</row>"
+
+    path = package(tmp_path / "t.xlsx", sheet(between.join(row(r) for r in range(1, 41))))
+    fast = _cells_by_repr(path)
+    monkeypatch.setattr(reader, "_load_rows", lambda *a: None)
+    assert fast == _cells_by_repr(path)
+    assert len(fast) == (3 if "" in values else 120)  # "", "true", "1,5": no number, no cell
+
+
+def test_numbers_parsed_in_one_call_are_float_exactly():
+    """numtext's one-call parser gives float()'s double for every finite number text, and
+    declines (None) every text it would read otherwise."""
+    import random
+    import struct
+
+    import numpy as np
+
+    from gdsheet.workbook.numtext import floats, parse_floats
+
+    rng = random.Random(5)
+    texts = []
+    for _ in range(20000):
+        x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if np.isfinite(x):
+            texts += [repr(x), f"{x:.15g}", f"{x:.17E}", f"{rng.uniform(-10, 10):.17g}"]
+    texts += ["0", "8", "1e5", "9007199254740993", "123456789012345678901234567890", "-0.0", "-1e-400"]
+    got = parse_floats(texts)
+    assert got is not None
+    assert got.tobytes() == np.array([float(t) for t in texts]).tobytes()
+    for bad in (["-0"], [".5"], ["1."], ["+1"], ["00"], ["1E400"], ["inf"], ["nan"], [""], ["true"],
+                ["1,5"], ["[1]"], ['"1"'], ["1", ""], ["1 "]):
+        assert parse_floats(bad) is None, bad
+    assert repr(floats(["-0", "x", "1E400", "2"]).tolist()) == repr([-0.0, float("nan"), float("inf"), 2.0])
+
+
 def test_every_cell_type_and_names(tmp_path):
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>a &amp; b</t></is></c><c r="B1"><v>0.5</v></c>'
             '<c r="C1" t="b"><v>1</v></c><c r="D1" t="e"><v>#NUM!</v></c></row>'

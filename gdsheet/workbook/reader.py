@@ -32,7 +32,8 @@ import posixpath
 import re
 import zipfile
 import zlib
-from itertools import compress
+from itertools import chain, compress
+from operator import itemgetter
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -45,6 +46,7 @@ from defusedxml import ElementTree as SafeET
 from ..formula.errors import ERRORS_BY_CODE
 from ..formula.parser import letters_to_col
 from .model import Formula, Sheet, Workbook
+from .numtext import floats, parse_joined
 from .safety import DEFAULT_LIMITS, Limits, UnreadableWorkbook, check_xml, open_package
 
 NS = {
@@ -389,8 +391,8 @@ class _Columns:
             self.table.append(f)
         return i
 
-    def add_numbers(self, rows: list[int], cols: list[int], vals: list[float]) -> None:
-        _add(self.num, rows, cols, np.array(vals, dtype=np.float64), np.nan)
+    def add_numbers(self, rows: list[int], cols: list[int], vals: np.ndarray) -> None:
+        _add(self.num, rows, cols, vals, np.nan)
 
     def add_formulas(self, rows: list[int], cols: list[int], idx: list[int]) -> None:
         _add(self.obj, rows, cols, np.array(idx, dtype=np.int32), -1)
@@ -492,14 +494,18 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     pending: list[tuple[tuple[int, int], str]] = []
     cols = _Columns()
     found = 0
+    room = ctx.limits.cells - ctx.cells
     try:
         for chunk in ctx.sheet_chunks(part, sheet.name):
-            expected = chunk.count("<c ") + chunk.count("<c>")
-            if expected > ctx.limits.cells - ctx.cells - found:
-                raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
-            if expected and _load_rows(chunk, expected, cols, shared):
-                found += expected
+            read = _load_rows(chunk, cols, shared)
+            if read is not None:
+                found += read
+                if found > room:
+                    raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
                 continue
+            expected = chunk.count("<c ") + chunk.count("<c>")
+            if expected > room - found:
+                raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
             plain = _PLAIN.findall(chunk)
             if len(plain) == expected and (not plain or _load_plain(plain, cols, shared)):
                 found += expected
@@ -523,56 +529,76 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     ctx.cells += found
 
 
-_ROW_START = re.compile(r'<row r="\d+"[^>]*>')
+_ROW_START = re.compile(r'<row r="(\d+)"([^>]*)>')
 _CELL_HEAD = re.compile(r'<c r="([A-Z]{1,3})\d+"([^>]*)>')
 
 
-def _load_rows(chunk: str, expected: int, cols: _Columns, shared: dict[str, Formula]) -> bool:
-    """A chunk whose rows all repeat the cell structure of its first row (an iteration table
-    filled down: the same columns, styles and shared formulas on every row, only the row
-    number and the values change) is read with one regular expression per *row*, built from
-    that first row, instead of one per cell: a tuple of strings per row rather than four per
-    cell.  Every row must match it (counted), and the row number inside each cell reference
-    must be its row's (a back reference), else False: the cell-by-cell scan reads the chunk.
+def _load_rows(chunk: str, cols: _Columns, shared: dict[str, Formula]) -> int | None:
+    """A chunk whose rows all repeat the structure of its first row (an iteration table
+    filled down: the same row attributes, columns, styles and shared formulas on every row,
+    only the row number and the values change) is read with one regular expression per
+    *row*, built from that first row, instead of one per cell: a tuple of strings per row
+    rather than four per cell.  The row number inside each cell reference must be its
+    row's (a back reference), and the rows matched must be the whole chunk, else None
+    (nothing stored): the cell-by-cell scan reads the chunk.  Returns the cells read.
+
+    The whole chunk is matched when the matched rows' lengths add up to the chunk's: each
+    row is the first row's fixed text plus what the groups captured (the row number once
+    in ``<row>`` and once in every cell reference, and the values), and matches never
+    overlap, so anything left unmatched -- a cell of another shape, text between rows --
+    makes the sum fall short.  That saves counting ``<c`` over every megabyte; where the
+    sum does not add up (pretty-printed XML with whitespace between rows) the cells are
+    counted instead.
     """
     m = _ROW_START.search(chunk)
     if m is None:
-        return False
+        return None
     end = chunk.find("</row>", m.end())
     if end < 0:
-        return False
+        return None
     first = chunk[m.end():end]
     cells = _PLAIN.findall(first)
-    if not cells or len(cells) != first.count("<c ") or chunk.count("<row ") * len(cells) != expected:
-        return False
-    parts = [r'<row r="(\d+)"[^>]*>']
+    if not cells or len(cells) != first.count("<c"):
+        return None
+    parts = [r'<row r="(\d+)"' + re.escape(m.group(2)) + ">"]
     layout: list[tuple[int, int | None]] = []  # per cell: column, formula index or None
     heads = _CELL_HEAD.findall(first)
     if len(heads) != len(cells):
-        return False
+        return None
     for (letters, _, si, _), (letters2, attrs) in zip(cells, heads):
         if letters != letters2:
-            return False
+            return None
         parts.append(f'<c r="{letters}\\1"' + re.escape(attrs) + ">")
         if si:
             if si not in shared:
-                return False
+                return None
             parts.append(re.escape(f'<f t="shared" si="{si}"/>'))
         parts.append(r"<v>([^<]*)</v></c>")
         layout.append((col_index(letters), cols.idx(shared[si]) if si else None))
     parts.append("</row>")
     rows = re.findall("".join(parts), chunk)
-    if len(rows) * len(cells) != expected:
-        return False
+    n, width = len(rows), len(cells) + 1
+    if not n:
+        return None
+    fixed = (end + len("</row>") - m.start()) - width * len(m.group(1)) - sum(len(c[3]) for c in cells)
+    joined = ",".join(chain.from_iterable(rows))  # row number, values; row number, values; ...
+    captured = len(joined) - (n * width - 1)
+    digits = sum(map(len, map(itemgetter(0), rows)))
+    if n * fixed + captured + (width - 1) * digits != len(chunk) \
+            and chunk.count("<c ") + chunk.count("<c>") != n * (width - 1):
+        return None
+    table = parse_joined(joined, n * width)  # the row numbers and every value, in one call
+    if table is not None:
+        table = table.reshape(n, width)
+        row_numbers = table[:, 0].astype(np.int64)
+        for k, (col, formula) in enumerate(layout, start=1):
+            cols.put(col, row_numbers, table[:, k], formula)
+        return n * (width - 1)
     columns = list(zip(*rows))
     row_numbers = np.array(list(map(int, columns[0])), dtype=np.int64)
     for (col, formula), texts in zip(layout, columns[1:]):
-        try:
-            vals = np.array(list(map(float, texts)), dtype=np.float64)
-        except ValueError:  # an empty or malformed <v>: that cell holds no number
-            vals = np.array([x if x is not None else np.nan for x in map(_to_float, texts)], dtype=np.float64)
-        cols.put(col, row_numbers, vals, formula)
-    return True
+        cols.put(col, row_numbers, floats(texts), formula)
+    return n * (width - 1)
 
 
 def _load_plain(cells: list[tuple[str, str, str, str]], cols: _Columns, shared: dict[str, Formula]) -> bool:
@@ -587,11 +613,7 @@ def _load_plain(cells: list[tuple[str, str, str, str]], cols: _Columns, shared: 
         col_index(a)
     rows = list(map(int, rows_s))
     cnums = list(map(_COL_CACHE.__getitem__, letters))
-    try:
-        nums = list(map(float, vs))
-    except ValueError:  # an empty or malformed <v>: that cell holds no number
-        nums = [x if x is not None else float("nan") for x in map(_to_float, vs)]
-    cols.add_numbers(rows, cnums, nums)
+    cols.add_numbers(rows, cnums, floats(vs))
     if groups:
         where = {si: cols.idx(shared[si]) for si in groups}
         children = list(map(bool, sis))
@@ -614,11 +636,7 @@ def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, cols: _Columns, stri
     values = sheet.values
     # plain numbers: no type (or t="n"), a <v>
     plain = [(t is None or t == "n") and v != "" for t, v in zip(kinds, vs)]
-    try:
-        nums = list(map(float, compress(vs, plain)))
-    except ValueError:  # a malformed number somewhere: those cells are left empty
-        nums = [x if x is not None else float("nan") for x in map(_to_float, compress(vs, plain))]
-    cols.add_numbers(list(compress(rows, plain)), list(compress(cnums, plain)), nums)
+    cols.add_numbers(list(compress(rows, plain)), list(compress(cnums, plain)), floats(compress(vs, plain)))
     for i in compress(range(n), [t is not None and t != "n" for t in kinds]):
         val = _value(kinds[i], vs[i], inlines[i] or None, strings)
         if val is not None:
@@ -668,13 +686,6 @@ def _load_cells(cells: list[tuple[str, ...]], sheet: Sheet, cols: _Columns, stri
         f_cols += compress(cnums, children)
         f_objs += idx
     cols.add_formulas(f_rows, f_cols, f_objs)
-
-
-def _to_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _read_sheet_general(ctx: _Context, text: str, sheet: Sheet, strings: list[str]) -> None:
