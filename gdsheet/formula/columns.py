@@ -269,6 +269,8 @@ class Plan:
         self.prereq: list[tuple[Any, tuple[int, int]]] = []
         self.need: dict[tuple[int, int], int] = {}  # (sheet, column) -> rows read go up to (exclusive)
         self.buffers: dict[tuple[int, int], np.ndarray] = {}
+        self.live: set[tuple[int, int]] = set()  # columns the running frontier is computing
+        self.index_cache: dict[tuple[int, int], Any] = {}  # (group, INDEX node) -> sheet rows, or None
         for i, g in enumerate(self.groups):
             for ref in g.refs:
                 lo, hi = self._window(g, ref)
@@ -285,6 +287,22 @@ class Plan:
                             g.ahead.add(j)
                         covered.append((max(lo, h.start), min(hi, h.stop)))
                 self.prereq.extend(_formula_cells(ref.st, ref.col, lo, hi, covered))
+
+    def settled(self, g: Group, node: Node) -> bool:
+        """Whether ``node`` (an INDEX row number of ``g``) reads no column the running
+        frontier computes, so that its values are final for every row already."""
+        if not self.live:
+            return True
+        for n in walk(node):
+            if n.__class__ is Ref:
+                st = g.st if n.sheet is None else self.book.view(n.sheet)
+                if (id(st), n.col if n.col_abs else g.col + n.col) in self.live:
+                    return False
+            elif n.__class__ is Range:
+                st = g.st if n.sheet is None else self.book.view(n.sheet)
+                if any((id(st), c) in self.live for c in range(n.c1, n.c2 + 1)):
+                    return False
+        return True
 
     @staticmethod
     def _window(g: Group, ref: _Ref) -> tuple[int, int]:
@@ -426,61 +444,86 @@ def _formula_cells(st: Any, col: int, lo: int, hi: int, covered: list[tuple[int,
 # ------------------------------------------------------------------ many rows at once
 
 
-def _first_nan(arr: np.ndarray) -> int:
-    bad = np.isnan(arr)
-    return int(bad.argmax()) if bad.any() else len(arr)
-
-
 class _Eval:
-    """A group's shape over rows f..hi-1 as numpy arrays, with how many leading rows are
-    valid: a row past the first one whose inputs are not all computed yet is not."""
+    """A group's shape over rows f..hi-1 as numpy arrays, with how many leading rows are valid.
 
-    def __init__(self, plan: Plan, g: Group, f: int, hi: int) -> None:
+    Checks are lazy, because a frontier round evaluates small chunks (one network
+    iteration's rows) and numpy's cost there is per call, not per element.  A value
+    that is not a finite number is NaN or ±inf, and ``+ - *``, unary minus, percent,
+    ABS, SQRT, LN, INDEX's gather and the sums carry it to their result; so instead of
+    checking every intermediate array, only the arrays an operation could turn back
+    into a finite number are checked -- a divisor (``1/inf`` is 0), EXP's argument
+    (``EXP(-inf)`` is 0), both sides of ``^`` (``x^-inf`` is 0), an INDEX row number --
+    and the result.  The first row where any of them is not finite ends the valid
+    prefix.  At that row either some cell read is NaN (not computed yet: the row waits
+    for a later round) or every input is there and the formula itself failed (Excel
+    would show an error value): :class:`Bail`.
+    """
+
+    def __init__(self, plan: "Plan", g: Group, f: int, hi: int) -> None:
         self.plan, self.g, self.f, self.n = plan, g, f, hi - f
+        self.checks: list[Any] = []  # arrays (or floats) whose non-finite rows end the valid prefix
+        self.inputs: list[Any] = []  # what was read: a NaN at a row means that row is not ready
 
     def run(self) -> tuple[np.ndarray, int]:
         with np.errstate(all="ignore"):
-            v, n = self.ev(self.g.shape, True)
-        if not isinstance(v, np.ndarray):
-            v = np.full(self.n, v)
-        return v, n
+            v = self.ev(self.g.shape, True)
+        if not isinstance(v, np.ndarray) or v.ndim == 0:
+            v = np.full(self.n, float(v))
+        k = self.n
+        for arr in (*self.checks, v):
+            if isinstance(arr, np.ndarray):
+                fin = np.isfinite(arr[:k])
+                if not fin.all():
+                    k = int(fin.argmin())
+            elif arr - arr != 0.0:  # a float: every row
+                k = 0
+            if not k:
+                break
+        if k < self.n and not self._waiting(k):
+            raise Bail  # all of row k's inputs are there: an error value in Excel
+        return v, k
 
-    def ev(self, nd: Node, top: bool = False) -> tuple[Any, int]:
+    def _waiting(self, i: int) -> bool:
+        for x in self.inputs:
+            v = x[i] if isinstance(x, np.ndarray) else x
+            if v != v:
+                return True
+        return False
+
+    def ev(self, nd: Node, top: bool = False) -> Any:
         cls = nd.__class__
-        n = self.n
         if cls is Number:
-            return float(nd.value), n
+            return float(nd.value)
         if cls is Ref:
             st = self.g.st if nd.sheet is None else self.plan.book.view(nd.sheet)
             col = nd.col if nd.col_abs else self.g.col + nd.col
             if nd.row_abs:
-                v = self.plan.window(st, col, nd.row, nd.row + 1)[0]
-                return float(v), (0 if v != v else n)
-            arr = self.plan.window(st, col, self.f + nd.row, self.f + nd.row + n)
-            return arr, _first_nan(arr)
+                v = float(self.plan.window(st, col, nd.row, nd.row + 1)[0])
+            else:
+                v = self.plan.window(st, col, self.f + nd.row, self.f + nd.row + self.n)
+            self.inputs.append(v)
+            return v
         if cls is Unary:
-            v, k = self.ev(nd.operand)
-            return (-v if nd.op == "-" else v), k
+            v = self.ev(nd.operand)
+            return -v if nd.op == "-" else v
         if cls is Percent:
-            v, k = self.ev(nd.operand)
-            return _finite(v / 100.0, k), k
+            return self.ev(nd.operand) / 100.0
         if cls is Call:
             if nd.name == "INDEX":
-                rows, k, st, col = self.index_rows(nd)
-                vals = np.full(n, np.nan)
-                if k:
-                    buf = self.plan.buffer(st, col)
-                    if rows[-1] > len(buf) or rows.max() > len(buf):
-                        raise Bail  # past the sheet's last row: an empty cell
-                    vals[:k] = buf[rows - 1]
-                return vals, min(k, _first_nan(vals))
+                rows, st, col = self.index_rows(nd)
+                buf = self.plan.buffer(st, col)
+                vals = buf[rows - 1]
+                self.inputs.append(vals)
+                return vals
             if nd.name in _AGGREGATES:
                 return self.aggregate(nd)
-            v, k = self.ev(nd.args[0])
-            return _call(nd.name, v, k), k
-        a, ka = self.ev(nd.left)
-        b, kb = self.ev(nd.right)
-        k = min(ka, kb)
+            v = self.ev(nd.args[0])
+            if nd.name == "EXP":
+                self.checks.append(v)
+            return _call(nd.name, v)
+        a = self.ev(nd.left)
+        b = self.ev(nd.right)
         op = nd.op
         if op == "+":
             r = a + b
@@ -489,58 +532,136 @@ class _Eval:
         elif op == "*":
             r = a * b
         elif op == "/":
-            if np.any(_head(b, k) == 0.0):
-                raise Bail
-            r = a / b
+            self.checks.append(b)
+            r = a / b  # x/0: ±inf or NaN, not finite, so it ends the valid prefix where it lands
         else:
-            r = _power(a, b, k)
-        r = _finite(r, k)
+            self.checks.append(a)
+            self.checks.append(b)
+            r = _power(a, b)
         if top and self.g.snap:
             r = np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r)
-        return r, k
+        return r
 
-    def index_rows(self, nd: Call) -> tuple[np.ndarray, int, Any, int]:
-        """The sheet rows an INDEX call picks, for the valid leading rows."""
+    def index_rows(self, nd: Call) -> tuple[np.ndarray, Any, int]:
+        """The sheet rows an INDEX call picks for rows f..hi-1 (row 1 where its row number
+        is not a finite number yet; that number is checked, so those rows are not valid).
+        A row number that reads no column the current frontier computes (``A2+2``, the
+        iteration's row in a network) is computed once for the group's whole range."""
         rng = nd.args[0]
         st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
-        idx, k = self.ev(nd.args[1])
-        idx = idx[:k] if isinstance(idx, np.ndarray) else np.full(k, idx)
-        if not np.isfinite(idx).all():
-            raise Bail
-        pick = np.trunc(idx).astype(np.int64)  # Excel truncates an index toward zero
-        if k and (pick.min() < 1 or pick.max() > rng.r2 - rng.r1 + 1):
-            raise Bail  # INDEX(range, 0) is the whole range; past its end #REF!
-        return rng.r1 + pick - 1, k, st, rng.c1
+        g = self.g
+        key = (id(g), id(nd))
+        cache = self.plan.index_cache
+        whole = cache.get(key, _M)
+        if whole is _M:
+            whole = cache[key] = self._whole_rows(nd) if self.plan.settled(g, nd.args[1]) else None
+        if whole is not None:
+            return whole[self.f - g.start:self.f - g.start + self.n], st, rng.c1
+        idx = self.ev(nd.args[1])
+        self.checks.append(idx)
+        return _picks(idx, self.n, rng, self.plan.buffer(st, rng.c1)), st, rng.c1
 
-    def aggregate(self, nd: Call) -> tuple[np.ndarray, int]:
-        """SUM / SUMSQ / SUMPRODUCT of ranges, one row at a time in the order the scalar
-        functions add (row by row, left to right), so that every bit agrees."""
-        spans = []  # per argument: (state, first col, last col, first rows, last rows) or a static range
-        k = self.n
+    def _whole_rows(self, nd: Call) -> np.ndarray | None:
+        g = self.g
+        sub = _Eval(self.plan, g, g.start, g.stop)
+        with np.errstate(all="ignore"):
+            idx = sub.ev(nd.args[1])
+        rng = nd.args[0]
+        st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
+        if not np.all(np.isfinite(idx)):
+            return None  # some row number is not there: chunk by chunk, checked
+        return _picks(idx, g.stop - g.start, rng, self.plan.buffer(st, rng.c1))
+
+    def aggregate(self, nd: Call) -> np.ndarray:
+        """SUM / SUMSQ / SUMPRODUCT of ranges for every row at once: each row's cells
+        gathered into one matrix row, in the order the scalar functions add them (argument
+        by argument, row by row, left to right), then added up one term at a time
+        (``np.add.accumulate``, never numpy's pairwise sum), so that every bit agrees."""
+        n = self.n
+        mats = []
         for a in nd.args:
             if a.__class__ is Binary:
-                r1, k1, st, c1 = self.index_rows(a.left)
-                r2, k2, st2, c2 = self.index_rows(a.right)
+                r1, st, c1 = self.index_rows(a.left)
+                r2, st2, c2 = self.index_rows(a.right)
                 if st2 is not st:
                     raise Bail
-                k = min(k, k1, k2)
-                spans.append((st, min(c1, c2), max(c1, c2), np.minimum(r1[:k1], r2[:k2][:len(r1[:k1])]),
-                              np.maximum(r1[:k1], r2[:k2][:len(r1[:k1])])))
+                lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+                c1, c2 = min(c1, c2), max(c1, c2)
+            else:
+                st = self.g.st if a.sheet is None else self.plan.book.view(a.sheet)
+                lo, hi, c1, c2 = np.full(n, a.r1), np.full(n, a.r2), a.c1, a.c2
+            span = hi - lo
+            if n and (span.min() != span.max()):
+                return self._aggregate_rows(nd)  # rows of different lengths: one at a time
+            length = int(span[0]) + 1 if n else 1
+            at = (lo - 1)[:, None] + np.arange(length)  # buffer positions, (n, length)
+            cols = []
+            for c in range(c1, c2 + 1):
+                buf = self.plan.buffer(st, c)
+                if n and int(at[:, -1].max()) >= len(buf):
+                    raise Bail  # past the sheet's last row: an empty cell
+                cols.append(buf[at])
+            mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
+        name = nd.name
+        if name == "SUMPRODUCT":
+            if any(m.shape[1] != mats[0].shape[1] for m in mats):
+                raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+            terms = mats[0]
+            for m in mats[1:]:
+                terms = terms * m  # p = 1.0; p *= a; p *= b ...: 1.0 * a is a, bit for bit
+        else:
+            terms = mats[0] if len(mats) == 1 else np.concatenate(mats, axis=1)
+            if name == "SUMSQ":
+                terms = terms * terms
+        waiting = np.zeros(n, dtype=bool)
+        for m in mats:
+            waiting |= np.isnan(m).any(axis=1)
+        self.inputs.append(np.where(waiting, np.nan, 0.0))
+        # 0.0 + x + y ... as the scalar code adds: accumulate from x, then + 0.0 turns the
+        # one case that differs (every term -0.0, so the running sum is -0.0) into 0.0
+        total = np.add.accumulate(terms, axis=1)[:, -1] + 0.0
+        total[waiting] = np.nan
+        return total
+
+    def _aggregate_rows(self, nd: Call) -> np.ndarray:
+        out = np.full(self.n, np.nan)
+        spans = []
+        for a in nd.args:
+            if a.__class__ is Binary:
+                r1, st, c1 = self.index_rows(a.left)
+                r2, _, c2 = self.index_rows(a.right)
+                spans.append((st, min(c1, c2), max(c1, c2), np.minimum(r1, r2), np.maximum(r1, r2)))
             else:
                 st = self.g.st if a.sheet is None else self.plan.book.view(a.sheet)
                 spans.append((st, a.c1, a.c2, np.full(self.n, a.r1), np.full(self.n, a.r2)))
-        out = np.full(self.n, np.nan)
-        name = nd.name
-        for i in range(k):
+        for i in range(self.n):
             areas = []
             for st, c1, c2, lo, hi in spans:
                 cols = [self.plan.window(st, c, int(lo[i]), int(hi[i]) + 1) for c in range(c1, c2 + 1)]
-                block = cols[0] if len(cols) == 1 else np.column_stack(cols).ravel()
-                areas.append(block)
+                areas.append(cols[0] if len(cols) == 1 else np.column_stack(cols).ravel())
             if any(np.isnan(x).any() for x in areas):
-                return out, i
-            out[i] = _aggregate(name, areas)
-        return out, k
+                break
+            out[i] = _aggregate(nd.name, areas)
+        self.inputs.append(out)  # NaN from the first row not computable on: waiting
+        return out
+
+
+_M = object()
+
+
+def _picks(idx: Any, n: int, rng: Range, buf: np.ndarray) -> np.ndarray:
+    """Sheet rows for INDEX row numbers ``idx`` (Excel truncates toward zero); row 1 where
+    a number is not finite.  A finite number outside the range is #REF! in Excel: Bail."""
+    idx = np.broadcast_to(np.asarray(idx, dtype=np.float64), (n,))
+    ok = np.isfinite(idx)
+    whole = ok.all()
+    pick = np.trunc(idx if whole else np.where(ok, idx, 1.0)).astype(np.int64)
+    if n and (pick.min() < 1 or pick.max() > rng.r2 - rng.r1 + 1):
+        raise Bail  # INDEX(range, 0) is the whole range; past its end #REF!
+    rows = rng.r1 + pick - 1
+    if n and rows.max() > len(buf):
+        raise Bail  # past the sheet's last row: an empty cell
+    return rows
 
 
 def _aggregate(name: str, areas: list[np.ndarray]) -> float:
@@ -569,55 +690,54 @@ def _aggregate(name: str, areas: list[np.ndarray]) -> float:
     return total
 
 
-def _head(v: Any, k: int) -> Any:
-    return v[:k] if isinstance(v, np.ndarray) else v
-
-
-def _finite(r: Any, k: int) -> Any:
-    if not np.all(np.isfinite(_head(r, k))):
-        raise Bail
-    return r
-
-
-def _power(a: Any, b: Any, k: int) -> Any:
-    n = max(len(a) if isinstance(a, np.ndarray) else 1, len(b) if isinstance(b, np.ndarray) else 1)
+def _power(a: Any, b: Any) -> Any:
+    """``a ^ b`` element by element with Python's ``**`` (the scalar evaluator's libm call);
+    NaN where either side is not a finite number (NaN ** 0 is 1: a row not computed yet
+    must stay NaN); 0^0, 0^-x and a fractional power of a negative number are Excel
+    errors: Bail where both sides are there."""
     scalar = not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray)
-    aa = np.broadcast_to(np.asarray(a, dtype=np.float64), (n,))[:k if not scalar else 1]
-    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))[:k if not scalar else 1]
-    if np.any((aa == 0.0) & (bb <= 0.0)) or np.any((aa < 0.0) & (bb != np.floor(bb))):
+    n = 1 if scalar else max(len(x) for x in (a, b) if isinstance(x, np.ndarray))
+    aa = np.broadcast_to(np.asarray(a, dtype=np.float64), (n,))
+    bb = np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))
+    ok = np.isfinite(aa) & np.isfinite(bb)
+    if np.any(ok & (((aa == 0.0) & (bb <= 0.0)) | ((aa < 0.0) & (bb != np.floor(bb))))):
         raise Bail
-    try:
-        vals = [x ** y for x, y in zip(aa.tolist(), bb.tolist())]
-    except (OverflowError, ZeroDivisionError):
-        raise Bail from None
-    if scalar:
-        return vals[0] if vals else float("nan")
     out = np.full(n, np.nan)
-    out[:len(vals)] = vals
-    return out
+    sel = np.flatnonzero(ok)
+    vals = []
+    for x, y in zip(aa[sel].tolist(), bb[sel].tolist()):
+        try:
+            vals.append(x ** y)
+        except OverflowError:
+            vals.append(math.inf)  # not finite: ends the valid prefix there, an error (#NUM!)
+    out[sel] = vals
+    return float(out[0]) if scalar else out
 
 
-def _call(name: str, v: Any, k: int) -> Any:
+def _call(name: str, v: Any) -> Any:
+    """ABS, SQRT, EXP, LN with the scalar evaluator's results; NaN where Excel has an error."""
     if name == "ABS":
         return np.abs(v)
     if name == "SQRT":
-        if np.any(_head(v, k) < 0.0):
-            raise Bail
-        return np.sqrt(v)
-    if name == "LN" and np.any(_head(v, k) <= 0.0):
-        raise Bail
+        return np.sqrt(v)  # of a negative number: NaN
     fn = math.exp if name == "EXP" else math.log
-    if not isinstance(v, np.ndarray):
-        try:
-            return fn(v)
-        except (OverflowError, ValueError):
-            raise Bail from None
-    out = np.full(len(v), np.nan)
+    scalar = not isinstance(v, np.ndarray)
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    lst = arr.tolist()
     try:
-        out[:k] = list(map(fn, v[:k].tolist()))
-    except (OverflowError, ValueError):
-        raise Bail from None
-    return _finite(out, k)
+        out = list(map(fn, lst))
+    except (OverflowError, ValueError):  # EXP too large: inf; LN of 0 or less: NaN
+        out = [_guarded(fn, x) for x in lst]
+    return float(out[0]) if scalar else np.array(out, dtype=np.float64)
+
+
+def _guarded(fn: Callable[[float], float], x: float) -> float:
+    try:
+        return fn(x)
+    except OverflowError:
+        return math.inf
+    except ValueError:
+        return math.nan
 
 
 def _frontier(members: list[Group], plan: Plan) -> None:
@@ -644,8 +764,19 @@ def _frontier(members: list[Group], plan: Plan) -> None:
                 continue
             seen.add(id(nxt))
             stack.append((nxt, iter([plan.groups[j] for j in sorted(nxt.ahead & inside)])))
+    plan.live = {(id(g.st), g.col) for g in members}
+    try:
+        _rounds(order, plan)
+    finally:
+        plan.live = set()
+
+
+def _rounds(order: list[Group], plan: Plan) -> None:
     front = {id(g): g.start for g in order}
-    width = {id(g): 64 for g in order}
+    # rows tried per round: from 2, doubled whenever all were ready, never shrunk -- so it
+    # settles just above what one round makes ready (1 row of a network's iterations table,
+    # one iteration's observations of its passes), and a round costs no more than that
+    width = {id(g): 2 for g in order}
     while True:
         moved = False
         left = False
