@@ -495,28 +495,40 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
     cols = _Columns()
     found = 0
     room = ctx.limits.cells - ctx.cells
+
+    def scan(chunk: str) -> int:
+        """The cell-by-cell way: plain cells by one regex, else every cell by another."""
+        expected = chunk.count("<c ") + chunk.count("<c>")
+        if expected > room - found:
+            raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
+        plain = _PLAIN.findall(chunk)
+        if len(plain) == expected and (not plain or _load_plain(plain, cols, shared)):
+            return expected
+        del plain
+        cells = _CELL.findall(chunk)
+        if len(cells) != expected:
+            raise _NotPlain
+        if cells:
+            _load_cells(cells, sheet, cols, strings, shared, pending)
+        return expected
+
     try:
         for chunk in ctx.sheet_chunks(part, sheet.name):
             read = _load_rows(chunk, cols, shared)
-            if read is not None:
-                found += read
-                if found > room:
-                    raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
-                continue
-            expected = chunk.count("<c ") + chunk.count("<c>")
-            if expected > room - found:
+            if read is None:
+                # the first chunk starts with the header and the rows holding the shared
+                # formulas' text: four rows the cell way, the rest by the row pattern
+                cut = _after_rows(chunk, 4)
+                if 0 < cut < len(chunk):
+                    found += scan(chunk[:cut])
+                    read = _load_rows(chunk[cut:], cols, shared)
+                    if read is None:
+                        read = scan(chunk[cut:])
+                else:
+                    read = scan(chunk)
+            found += read
+            if found > room:
                 raise UnreadableWorkbook(f"{ctx.name}: more than {ctx.limits.cells} cells (limit)")
-            plain = _PLAIN.findall(chunk)
-            if len(plain) == expected and (not plain or _load_plain(plain, cols, shared)):
-                found += expected
-                continue
-            del plain
-            cells = _CELL.findall(chunk)
-            if len(cells) != expected:
-                raise _NotPlain
-            found += len(cells)
-            if cells:
-                _load_cells(cells, sheet, cols, strings, shared, pending)
     except _NotPlain:
         sheet.values.clear()
         sheet.formulas.clear()
@@ -527,6 +539,17 @@ def _read_sheet(ctx: _Context, part: str, sheet: Sheet, strings: list[str]) -> N
         if si in shared:
             sheet.formulas[key] = shared[si]
     ctx.cells += found
+
+
+def _after_rows(chunk: str, rows: int) -> int:
+    """Where the text after the first ``rows`` rows of ``chunk`` starts (0: fewer rows)."""
+    at = 0
+    for _ in range(rows):
+        at = chunk.find("</row>", at)
+        if at < 0:
+            return 0
+        at += len("</row>")
+    return at
 
 
 _ROW_START = re.compile(r'<row r="(\d+)"([^>]*)>')
