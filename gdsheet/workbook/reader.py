@@ -189,8 +189,9 @@ class _Context:
 class _ReadAhead:
     """Inflate the next block of a zip member in a second thread while this one scans the
     last: zlib and crc32 release the GIL, the regular expressions do not, so on two cores
-    inflating costs no wall time (measured: ``read_workbook`` of a 130 MB network sheet
-    0.99 s -> see benchmarks/README.md).  One block ahead at most; leaving the ``with``
+    inflating costs little wall time (measured, ``read_workbook`` best of 3: the 2→3→2 network
+    at 100 observations × 1000 iterations, a 130 MB sheet, 0.99 s -> 0.89 s; the 100,000-row
+    quadratic 0.32 s -> 0.24 s).  One block ahead at most; leaving the ``with``
     waits for the block in flight, so the member is never closed under the thread."""
 
     def __init__(self, fh: Any, size: int = STREAM_BYTES) -> None:
