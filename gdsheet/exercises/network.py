@@ -184,122 +184,102 @@ def _slope(name: str, z: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.ones_like(z)
 
 
-def _weighted_sum(a: list[np.ndarray], w: np.ndarray, col: int, bias: float) -> np.ndarray:
-    """a₁·w₁ + a₂·w₂ + … + b, left to right as the formula adds."""
-    acc = a[0] * w[0, col]
-    for i in range(1, len(a)):
-        acc = acc + a[i] * w[i, col]
-    return acc + bias
+def _terms(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σᵢ aᵢ·wᵢ for every unit at once: ``a`` (N, m), ``w`` (m, units) -> (N, units), the
+    terms added one at a time, left to right, as the sheet's formula adds them."""
+    acc = a[:, 0:1] * w[0]
+    for i in range(1, a.shape[1]):
+        acc = acc + a[:, i:i + 1] * w[i]
+    return acc
+
+
+def _mean_products(a: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
+    """[i, j] = Σₙ a[n, i]·d[n, j] / N for all pairs; each sum runs along a contiguous last
+    axis, where numpy adds as it does for one column (``np.sum``'s pairwise order)."""
+    prod = np.ascontiguousarray(a.T)[:, None, :] * np.ascontiguousarray(d.T)[None, :, :]
+    return np.sum(prod, axis=2) / n
 
 
 def forward_backward(x: np.ndarray, t: np.ndarray, params: dict[str, np.ndarray], shape: Shape,
-                     act: str, out_act: str, with_scales: bool = True) -> dict[str, Any]:
-    """One pass over all observations: the Passes columns, gradients and loss (with scales)."""
+                     act: str, out_act: str) -> dict[str, Any]:
+    """One pass over all observations: the Passes columns, gradients and loss (with scales).
+
+    A layer at a time: column j of an (N, units) array is unit j.  Each element is the same
+    IEEE operation sequence as the sheet's cell for it (weighted sums left to right, then the
+    bias), so the reference is the formulas' arithmetic, only without a loop per unit.
+    ``sc`` holds each column's tolerance scale: the size of the terms its formula adds."""
     n, h, k = shape.inputs, shape.hidden, shape.outputs
     N = x.shape[0]
     cols: dict[str, np.ndarray] = {}
     sc: dict[str, np.ndarray] = {}
-    xs = [x[:, i] for i in range(n)]
     for i in range(n):
-        cols[f"x{i + 1}"] = xs[i]
+        cols[f"x{i + 1}"] = x[:, i]
+    ax = np.abs(x)
     if h:
         W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
-        hs, mhs, slopes = [], [], []
+        Z = _terms(x, W1) + b1
+        MZ = np.abs(x[:, 0:1] * W1[0])
+        for i in range(1, n):
+            MZ = MZ + np.abs(x[:, i:i + 1] * W1[i])
+        MZ = MZ + np.abs(b1)
+        A = activate(act, Z)
+        S = _slope(act, Z, A)
+        MH = np.abs(A) + S * MZ
         for j in range(h):
-            z = _weighted_sum(xs, W1, j, b1[j])
-            cols[f"z{j + 1}"] = z
-            sc[f"z{j + 1}"] = sum(np.abs(xs[i] * W1[i, j]) for i in range(n)) + abs(b1[j])
+            cols[f"z{j + 1}"], sc[f"z{j + 1}"] = Z[:, j], MZ[:, j]
         for j in range(h):
-            z = cols[f"z{j + 1}"]
-            a = activate(act, z)
-            cols[f"h{j + 1}"] = a
-            s = _slope(act, z, a)
-            slopes.append(s)
-            sc[f"h{j + 1}"] = np.abs(a) + s * sc[f"z{j + 1}"]
-            hs.append(a)
-            mhs.append(sc[f"h{j + 1}"])
-        src, msrc, W, b = hs, mhs, W2, b2
+            cols[f"h{j + 1}"], sc[f"h{j + 1}"] = A[:, j], MH[:, j]
+        src, msrc, W, b = A, MH, W2, b2
     else:
-        src, msrc, W, b = xs, [np.abs(v) for v in xs], params["W"], params["b"]
-    ys, mys, es, mes, ds, mds = [], [], [], [], [], []
+        src, msrc, W, b = x, ax, params["W"], params["b"]
+    U = _terms(src, W) + b
+    MU = _terms(msrc, np.abs(W)) + np.abs(b)
+    if out_act == "sigmoid":
+        Y = _sigmoid(U)
+        MY = np.abs(Y) + np.abs(Y * (1 - Y)) * MU
+    else:
+        Y, MY = U, MU
+    E = Y - t
+    ME = MY + np.abs(t)
+    if out_act == "sigmoid":
+        D = E * Y * (1 - Y)
+        MD = ME * np.abs(Y * (1 - Y)) + np.abs(E) * MY
+    else:
+        D, MD = E, ME
     for o in range(k):
-        u = _weighted_sum(src, W, o, b[o])
-        mu = sum(msrc[j] * abs(W[j, o]) for j in range(len(src))) + abs(b[o])
         if out_act == "sigmoid":
-            cols[f"u{o + 1}"] = u
-            sc[f"u{o + 1}"] = mu
-            y = _sigmoid(u)
-            my = np.abs(y) + np.abs(y * (1 - y)) * mu
-        else:
-            y, my = u, mu
-        cols[f"y{o + 1}"] = y
-        sc[f"y{o + 1}"] = my
+            cols[f"u{o + 1}"], sc[f"u{o + 1}"] = U[:, o], MU[:, o]
+        cols[f"y{o + 1}"], sc[f"y{o + 1}"] = Y[:, o], MY[:, o]
         cols[f"t{o + 1}"] = t[:, o]
-        e = y - t[:, o]
-        me = my + np.abs(t[:, o])
-        cols[f"e{o + 1}"] = e
-        sc[f"e{o + 1}"] = me
+        cols[f"e{o + 1}"], sc[f"e{o + 1}"] = E[:, o], ME[:, o]
         if out_act == "sigmoid":
-            d = e * y * (1 - y)
-            md = me * np.abs(y * (1 - y)) + np.abs(e) * my
-            cols[f"d{o + 1}"] = d
-            sc[f"d{o + 1}"] = md
-        else:
-            d, md = e, me
-        ys.append(y)
-        mys.append(my)
-        es.append(e)
-        mes.append(me)
-        ds.append(d)
-        mds.append(md)
-    deltas, mdeltas = [], []
+            cols[f"d{o + 1}"], sc[f"d{o + 1}"] = D[:, o], MD[:, o]
     if h:
+        Sd = _terms(D, W2.T)  # Σₒ δₒ·w(hⱼ→yₒ)
+        MS = _terms(MD, np.abs(W2.T))
+        if act == "sigmoid":
+            DELTA = Sd * A * (1 - A)
+        elif act == "tanh":
+            DELTA = Sd * (1 - A**2)
+        elif act == "relu":
+            DELTA = Sd * np.where(np.isnan(Z), np.nan, (Z > 0).astype(float))
+        else:
+            DELTA = Sd
+        MDELTA = MS * S + (2 * np.abs(Sd) * MH if act in ("sigmoid", "tanh") else 0.0)
         for j in range(h):
-            s = ds[0] * W2[j, 0]
-            for o in range(1, k):
-                s = s + ds[o] * W2[j, o]
-            ms = sum(mds[o] * abs(W2[j, o]) for o in range(k))
-            a = hs[j]
-            if act == "sigmoid":
-                delta = s * a * (1 - a)
-            elif act == "tanh":
-                delta = s * (1 - a**2)
-            elif act == "relu":
-                delta = s * np.where(np.isnan(cols[f"z{j + 1}"]), np.nan, (cols[f"z{j + 1}"] > 0).astype(float))
-            else:
-                delta = s
-            md = ms * slopes[j] + (2 * np.abs(s) * mhs[j] if act in ("sigmoid", "tanh") else 0.0)
-            cols[f"delta{j + 1}"] = delta
-            sc[f"delta{j + 1}"] = md
-            deltas.append(delta)
-            mdeltas.append(md)
+            cols[f"delta{j + 1}"], sc[f"delta{j + 1}"] = DELTA[:, j], MDELTA[:, j]
+        layers = [("W1", "b1", x, ax, DELTA, MDELTA), ("W2", "b2", A, MH, D, MD)]
+    else:
+        layers = [("W", "b", x, ax, D, MD)]
     grads: dict[str, np.ndarray] = {}
     gscale: dict[str, np.ndarray] = {}
-
-    def mean_prod(a: np.ndarray, b_: np.ndarray) -> float:
-        return float(np.sum(a * b_)) / N
-
-    if h:
-        layers = [("W1", "b1", xs, [np.abs(v) for v in xs], deltas, mdeltas),
-                  ("W2", "b2", hs, mhs, ds, mds)]
-    else:
-        layers = [("W", "b", xs, [np.abs(v) for v in xs], ds, mds)]
-    for wname, bname, a_list, ma_list, d_list, md_list in layers:
-        gw = np.empty((len(a_list), len(d_list)))
-        sw = np.empty_like(gw)
-        gb = np.empty(len(d_list))
-        sb = np.empty_like(gb)
-        for j, (d, md) in enumerate(zip(d_list, md_list)):
-            for i, (a, ma) in enumerate(zip(a_list, ma_list)):
-                gw[i, j] = mean_prod(a, d)
-                sw[i, j] = float(np.sum(ma * md)) / N
-            gb[j] = float(np.sum(d)) / N
-            sb[j] = float(np.sum(md)) / N
-        grads[wname], grads[bname] = gw, gb
-        gscale[wname], gscale[bname] = sw, sb
-    e_all = np.stack(es, axis=1)
-    loss = float(np.sum(e_all * e_all)) / (2 * N)
-    loss_scale = float(np.sum(np.abs(e_all) * np.stack(mes, axis=1))) / N + abs(loss)
+    for wname, bname, a, ma, d, md in layers:
+        grads[wname] = _mean_products(a, d, N)
+        gscale[wname] = _mean_products(ma, md, N)
+        grads[bname] = np.sum(np.ascontiguousarray(d.T), axis=1) / N
+        gscale[bname] = np.sum(np.ascontiguousarray(md.T), axis=1) / N
+    loss = float(np.sum(E * E)) / (2 * N)
+    loss_scale = float(np.sum(np.abs(E) * ME)) / N + abs(loss)
     return {"cols": cols, "scales": sc, "grads": grads, "grad_scale": gscale, "loss": loss,
             "loss_scale": loss_scale}
 
@@ -344,20 +324,18 @@ def train(x: np.ndarray, t: np.ndarray, initial: dict[str, np.ndarray], shape: S
     values, scales = result["values"], result["scales"]
     for key in scales:
         scales[key] = scales[key] + sensitivity(values[key], shadow["values"][key], JITTER)
-    for r, s in zip(records, shadow_records):
-        r["loss_scale"] += float(sensitivity(np.array(r["loss"]), np.array(s["loss"]), JITTER))
-        if passes:
-            for key in r["scales"]:
-                r["scales"][key] = r["scales"][key] + sensitivity(r["cols"][key], s["cols"][key], JITTER)
-    trace = Trace(unflat(values["theta"]), unflat(values["grad"]), unflat(scales["grad"]),
-                  np.array([r["loss"] for r in records]), np.array([r["loss_scale"] for r in records]))
+    loss, shadow_loss = np.array([r["loss"] for r in records]), np.array([s["loss"] for s in shadow_records])
+    loss_scale = np.array([r["loss_scale"] for r in records]) + sensitivity(loss, shadow_loss, JITTER)
+    trace = Trace(unflat(values["theta"]), unflat(values["grad"]), unflat(scales["grad"]), loss, loss_scale)
     trace.weight_scale = unflat(scales["theta"])
     trace.states = {key: unflat(v) for key, v in values.items() if key not in ("theta", "grad")}
     trace.state_scale = {key: unflat(v) for key, v in scales.items() if key not in ("theta", "grad")}
     trace.rates = rates
-    if passes:
+    if passes:  # every column of every iteration at once: sensitivity is element by element
         trace.passes = {k: np.stack([r["cols"][k] for r in records]) for k in records[0]["cols"]}
-        trace.pass_scale = {k: np.stack([r["scales"][k] for r in records]) for k in records[0]["scales"]}
+        trace.pass_scale = {k: np.stack([r["scales"][k] for r in records])
+                            + sensitivity(trace.passes[k], np.stack([s["cols"][k] for s in shadow_records]), JITTER)
+                            for k in records[0]["scales"]}
     return trace
 
 
