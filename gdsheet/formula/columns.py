@@ -97,6 +97,7 @@ class Group:
     out: np.ndarray | None = None
     deps: set[int] = field(default_factory=set)  # indices of groups read
     ahead: set[int] = field(default_factory=set)  # ... not only at earlier rows: computed first in a round
+    fn: Callable[[Any], Any] | None = None  # the shape compiled for _Eval (see _compile)
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,8 @@ class Plan:
             members = [self.groups[i] for i in comp]
             if len(comp) == 1 and comp[0] not in members[0].deps:
                 g = members[0]
-                vals, n = _Eval(self, g, g.start, g.stop).run()
+                with np.errstate(all="ignore"):
+                    vals, n = _Eval(self, g, g.start, g.stop).run()
                 if n < g.stop - g.start:
                     raise Bail
                 g.out[:] = vals
@@ -466,8 +468,12 @@ class _Eval:
         self.inputs: list[Any] = []  # what was read: a NaN at a row means that row is not ready
 
     def run(self) -> tuple[np.ndarray, int]:
-        with np.errstate(all="ignore"):
-            v = self.ev(self.g.shape, True)
+        """The values of rows f..hi-1 and how many leading ones are valid (numpy's floating
+        point warnings are off: the caller runs this inside ``np.errstate(all="ignore")``)."""
+        fn = self.g.fn
+        if fn is None:
+            fn = self.g.fn = _compile(self.plan, self.g, self.g.shape, True)
+        v = fn(self)
         if not isinstance(v, np.ndarray) or v.ndim == 0:
             v = np.full(self.n, float(v))
         k = self.n
@@ -491,57 +497,6 @@ class _Eval:
                 return True
         return False
 
-    def ev(self, nd: Node, top: bool = False) -> Any:
-        cls = nd.__class__
-        if cls is Number:
-            return float(nd.value)
-        if cls is Ref:
-            st = self.g.st if nd.sheet is None else self.plan.book.view(nd.sheet)
-            col = nd.col if nd.col_abs else self.g.col + nd.col
-            if nd.row_abs:
-                v = float(self.plan.window(st, col, nd.row, nd.row + 1)[0])
-            else:
-                v = self.plan.window(st, col, self.f + nd.row, self.f + nd.row + self.n)
-            self.inputs.append(v)
-            return v
-        if cls is Unary:
-            v = self.ev(nd.operand)
-            return -v if nd.op == "-" else v
-        if cls is Percent:
-            return self.ev(nd.operand) / 100.0
-        if cls is Call:
-            if nd.name == "INDEX":
-                rows, st, col = self.index_rows(nd)
-                buf = self.plan.buffer(st, col)
-                vals = buf[rows - 1]
-                self.inputs.append(vals)
-                return vals
-            if nd.name in _AGGREGATES:
-                return self.aggregate(nd)
-            v = self.ev(nd.args[0])
-            if nd.name == "EXP":
-                self.checks.append(v)
-            return _call(nd.name, v)
-        a = self.ev(nd.left)
-        b = self.ev(nd.right)
-        op = nd.op
-        if op == "+":
-            r = a + b
-        elif op == "-":
-            r = a - b
-        elif op == "*":
-            r = a * b
-        elif op == "/":
-            self.checks.append(b)
-            r = a / b  # x/0: ±inf or NaN, not finite, so it ends the valid prefix where it lands
-        else:
-            self.checks.append(a)
-            self.checks.append(b)
-            r = _power(a, b)
-        if top and self.g.snap:
-            r = np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r)
-        return r
-
     def index_rows(self, nd: Call) -> tuple[np.ndarray, Any, int]:
         """The sheet rows an INDEX call picks for rows f..hi-1 (row 1 where its row number
         is not a finite number yet; that number is checked, so those rows are not valid).
@@ -550,22 +505,28 @@ class _Eval:
         rng = nd.args[0]
         st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
         g = self.g
+        whole = self._static_rows(nd)
+        if whole is not None:
+            return whole[self.f - g.start:self.f - g.start + self.n], st, rng.c1
+        idx = _compile(self.plan, g, nd.args[1], False)(self)
+        self.checks.append(idx)
+        return _picks(idx, self.n, rng, self.plan.buffer(st, rng.c1)), st, rng.c1
+
+    def _static_rows(self, nd: Call) -> np.ndarray | None:
+        """The rows INDEX call ``nd`` picks for every row of the group, when its row number
+        is settled and finite everywhere (computed once, cached on the plan); else None."""
+        g = self.g
         key = (id(g), id(nd))
         cache = self.plan.index_cache
         whole = cache.get(key, _M)
         if whole is _M:
             whole = cache[key] = self._whole_rows(nd) if self.plan.settled(g, nd.args[1]) else None
-        if whole is not None:
-            return whole[self.f - g.start:self.f - g.start + self.n], st, rng.c1
-        idx = self.ev(nd.args[1])
-        self.checks.append(idx)
-        return _picks(idx, self.n, rng, self.plan.buffer(st, rng.c1)), st, rng.c1
+        return whole
 
     def _whole_rows(self, nd: Call) -> np.ndarray | None:
         g = self.g
         sub = _Eval(self.plan, g, g.start, g.stop)
-        with np.errstate(all="ignore"):
-            idx = sub.ev(nd.args[1])
+        idx = _compile(self.plan, g, nd.args[1], False)(sub)
         rng = nd.args[0]
         st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
         if not np.all(np.isfinite(idx)):
@@ -576,7 +537,62 @@ class _Eval:
         """SUM / SUMSQ / SUMPRODUCT of ranges for every row at once: each row's cells
         gathered into one matrix row, in the order the scalar functions add them (argument
         by argument, row by row, left to right), then added up one term at a time
-        (``np.add.accumulate``, never numpy's pairwise sum), so that every bit agrees."""
+        (``np.add.accumulate``, never numpy's pairwise sum), so that every bit agrees.
+
+        Where every range's rows are settled (a network's gradient reads one iteration's
+        block of the passes table, chosen by row numbers computed before the rounds), the
+        gather is planned once for the group; a NaN total then means some cell read is not
+        computed yet (NaN runs through products and sums), and the row waits."""
+        g = self.g
+        key = (id(g), id(nd), "sum")
+        spec = self.plan.index_cache.get(key, _M)
+        if spec is _M:
+            spec = self.plan.index_cache[key] = self._sum_plan(nd)
+        if spec is None:
+            return self._aggregate_chunk(nd)
+        n, off = self.n, self.f - g.start
+        mats = []
+        for lo, ar, bufs in spec:
+            at = lo[off:off + n, None] + ar
+            cols = [b[at] for b in bufs]
+            mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
+        total = _sum_terms(nd.name, mats)
+        self.inputs.append(total)
+        return total
+
+    def _sum_plan(self, nd: Call) -> list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] | None:
+        """Per argument: buffer position of each group row's first cell, offsets 0..length-1
+        and the column buffers; None when some range moves with cells not settled yet."""
+        g = self.g
+        n = g.stop - g.start
+        spec = []
+        for a in nd.args:
+            if a.__class__ is Binary:
+                r1, r2 = self._static_rows(a.left), self._static_rows(a.right)
+                if r1 is None or r2 is None:
+                    return None
+                st = g.st if a.left.args[0].sheet is None else self.plan.book.view(a.left.args[0].sheet)
+                st2 = g.st if a.right.args[0].sheet is None else self.plan.book.view(a.right.args[0].sheet)
+                if st2 is not st:
+                    raise Bail
+                lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+                c1, c2 = sorted((a.left.args[0].c1, a.right.args[0].c1))
+            else:
+                st = g.st if a.sheet is None else self.plan.book.view(a.sheet)
+                lo, hi, c1, c2 = np.full(n, a.r1), np.full(n, a.r2), a.c1, a.c2
+            span = hi - lo
+            if n and span.min() != span.max():
+                return None  # rows of different lengths: one at a time
+            ar = np.arange(int(span[0]) + 1 if n else 1)
+            bufs = [self.plan.buffer(st, c) for c in range(c1, c2 + 1)]
+            if n and int(lo.max()) - 1 + int(ar[-1]) >= min(len(b) for b in bufs):
+                raise Bail  # past the sheet's last row: an empty cell
+            spec.append((lo - 1, ar, bufs))
+        if nd.name == "SUMPRODUCT" and len({len(ar) * len(bufs) for _, ar, bufs in spec}) > 1:
+            raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+        return spec
+
+    def _aggregate_chunk(self, nd: Call) -> np.ndarray:
         n = self.n
         mats = []
         for a in nd.args:
@@ -602,24 +618,13 @@ class _Eval:
                     raise Bail  # past the sheet's last row: an empty cell
                 cols.append(buf[at])
             mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
-        name = nd.name
-        if name == "SUMPRODUCT":
-            if any(m.shape[1] != mats[0].shape[1] for m in mats):
-                raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
-            terms = mats[0]
-            for m in mats[1:]:
-                terms = terms * m  # p = 1.0; p *= a; p *= b ...: 1.0 * a is a, bit for bit
-        else:
-            terms = mats[0] if len(mats) == 1 else np.concatenate(mats, axis=1)
-            if name == "SUMSQ":
-                terms = terms * terms
+        if nd.name == "SUMPRODUCT" and any(m.shape[1] != mats[0].shape[1] for m in mats):
+            raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+        total = _sum_terms(nd.name, mats)
         waiting = np.zeros(n, dtype=bool)
         for m in mats:
             waiting |= np.isnan(m).any(axis=1)
         self.inputs.append(np.where(waiting, np.nan, 0.0))
-        # 0.0 + x + y ... as the scalar code adds: accumulate from x, then + 0.0 turns the
-        # one case that differs (every term -0.0, so the running sum is -0.0) into 0.0
-        total = np.add.accumulate(terms, axis=1)[:, -1] + 0.0
         total[waiting] = np.nan
         return total
 
@@ -647,6 +652,110 @@ class _Eval:
 
 
 _M = object()
+
+
+def _sum_terms(name: str, mats: list[np.ndarray]) -> np.ndarray:
+    """Row sums of SUM / SUMSQ / SUMPRODUCT, each row's cells in ``mats`` (one (n, cells)
+    matrix per argument), added as the scalar functions add them."""
+    if name == "SUMPRODUCT":
+        terms = mats[0]
+        for m in mats[1:]:
+            terms = terms * m  # p = 1.0; p *= a; p *= b ...: 1.0 * a is a, bit for bit
+    else:
+        terms = mats[0] if len(mats) == 1 else np.concatenate(mats, axis=1)
+        if name == "SUMSQ":
+            terms = terms * terms
+    # 0.0 + x + y ... as the scalar code adds: accumulate from x, then + 0.0 turns the
+    # one case that differs (every term -0.0, so the running sum is -0.0) into 0.0
+    return np.add.accumulate(terms, axis=1)[:, -1] + 0.0
+
+
+def _compile(plan: "Plan", g: Group, nd: Node, top: bool = False) -> Callable[[_Eval], Any]:
+    """``nd`` as nested closures of an :class:`_Eval` (its rows f..hi-1): the dispatch on node
+    types, the sheet and column of every reference and the column buffers are resolved once
+    per group, not in every frontier round (a network's evaluation spent a third of its time
+    walking the tree)."""
+    cls = nd.__class__
+    if cls is Number:
+        value = float(nd.value)
+        return lambda e: value
+    if cls is Ref:
+        st = g.st if nd.sheet is None else plan.book.view(nd.sheet)
+        col = nd.col if nd.col_abs else g.col + nd.col
+        row = nd.row
+        window = plan.window
+        if nd.row_abs:
+            def absolute(e: _Eval) -> float:
+                v = float(window(st, col, row, row + 1)[0])
+                e.inputs.append(v)
+                return v
+            return absolute
+
+        def relative(e: _Eval) -> np.ndarray:
+            v = window(st, col, e.f + row, e.f + row + e.n)
+            e.inputs.append(v)
+            return v
+        return relative
+    if cls is Unary:
+        operand = _compile(plan, g, nd.operand)
+        if nd.op == "-":
+            return lambda e: -operand(e)
+        return operand
+    if cls is Percent:
+        operand = _compile(plan, g, nd.operand)
+        return lambda e: operand(e) / 100.0
+    if cls is Call:
+        name = nd.name
+        if name == "INDEX":
+            def index(e: _Eval) -> np.ndarray:
+                rows, st, col = e.index_rows(nd)
+                vals = plan.buffer(st, col)[rows - 1]
+                e.inputs.append(vals)
+                return vals
+            return index
+        if name in _AGGREGATES:
+            return lambda e: e.aggregate(nd)
+        arg = _compile(plan, g, nd.args[0])
+        if name == "EXP":
+            def exp(e: _Eval) -> Any:
+                v = arg(e)
+                e.checks.append(v)  # EXP(-inf) is 0: a non-finite argument must end the prefix
+                return _call("EXP", v)
+            return exp
+        return lambda e: _call(name, arg(e))
+    left = _compile(plan, g, nd.left)
+    right = _compile(plan, g, nd.right)
+    op = nd.op
+    snap = top and g.snap
+    if op == "+":
+        def fn(e: _Eval) -> Any:
+            a = left(e)
+            r = a + right(e)
+            return np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r) if snap else r
+        return fn
+    if op == "-":
+        def fn(e: _Eval) -> Any:
+            a = left(e)
+            r = a - right(e)
+            return np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r) if snap else r
+        return fn
+    if op == "*":
+        return lambda e: left(e) * right(e)
+    if op == "/":
+        def divide(e: _Eval) -> Any:
+            a = left(e)
+            b = right(e)
+            e.checks.append(b)  # x/inf is 0: a non-finite divisor must end the prefix
+            return a / b  # x/0: ±inf or NaN, not finite, so it ends the valid prefix where it lands
+        return divide
+
+    def power(e: _Eval) -> Any:
+        a = left(e)
+        b = right(e)
+        e.checks.append(a)
+        e.checks.append(b)
+        return _power(a, b)
+    return power
 
 
 def _picks(idx: Any, n: int, rng: Range, buf: np.ndarray) -> np.ndarray:
@@ -766,7 +875,8 @@ def _frontier(members: list[Group], plan: Plan) -> None:
             stack.append((nxt, iter([plan.groups[j] for j in sorted(nxt.ahead & inside)])))
     plan.live = {(id(g.st), g.col) for g in members}
     try:
-        _rounds(order, plan)
+        with np.errstate(all="ignore"):
+            _rounds(order, plan)
     finally:
         plan.live = set()
 
