@@ -197,6 +197,7 @@ def _table(formulas: dict[int, str], rows: int = 40, first: dict[int, object] | 
     ({2: "B1&\"x\""}, {2: "a"}),  # text: not the column path's business
     ({2: "B1+C1", 3: "B2*0.5"}, {2: 1.0, 3: 2.0}),  # a recurrence through two columns
     ({2: "B1+1", 3: "C1-0.1"}, {2: 0.0, 3: 1.0}),  # Excel's zero snap at C11
+    ({2: "1E306*A2*A2+1"}, {}),  # overflow under the zero snap: inf + 1 is #NUM!, never 0
     ({2: "B3+1"}, {}),  # a forward reference: empty cell = 0 at the end
     ({2: "A2*B2"}, {}),  # a cell reading itself: circular
     ({2: "A2*D2", 3: "-A2%"}, {}),  # an empty column read: zeros

@@ -654,6 +654,12 @@ class _Eval:
 _M = object()
 
 
+def _snap(r: Any, a: Any) -> Any:
+    """Excel's zero snap of a final ``+``/``-`` (a result within SNAP of its first operand's
+    size is 0), on finite results only: inf - inf is an error, never 0."""
+    return np.where((np.abs(r) <= SNAP * np.abs(a)) & np.isfinite(r), 0.0, r)
+
+
 def _sum_terms(name: str, mats: list[np.ndarray]) -> np.ndarray:
     """Row sums of SUM / SUMSQ / SUMPRODUCT, each row's cells in ``mats`` (one (n, cells)
     matrix per argument), added as the scalar functions add them."""
@@ -731,13 +737,13 @@ def _compile(plan: "Plan", g: Group, nd: Node, top: bool = False) -> Callable[[_
         def fn(e: _Eval) -> Any:
             a = left(e)
             r = a + right(e)
-            return np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r) if snap else r
+            return _snap(r, a) if snap else r
         return fn
     if op == "-":
         def fn(e: _Eval) -> Any:
             a = left(e)
             r = a - right(e)
-            return np.where(np.abs(r) <= SNAP * np.abs(a), 0.0, r) if snap else r
+            return _snap(r, a) if snap else r
         return fn
     if op == "*":
         return lambda e: left(e) * right(e)
