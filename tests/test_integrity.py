@@ -132,6 +132,18 @@ def test_class_summary_numbers_and_workbook(graded):
     assert json.loads(json.dumps(book.to_dict()))["summary"] == s
 
 
+def test_the_summary_workbook_is_byte_identical_when_written_twice(graded, tmp_path, monkeypatch):
+    """With SOURCE_DATE_EPOCH, as every workbook gdsheet writes: no creation time in the file."""
+    from gdsheet.classroom.summary import write_summary
+
+    book, _ = graded
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764374400")
+    first = write_summary(book.stats, tmp_path / "a.xlsx", "Week 3").read_bytes()
+    assert write_summary(book.stats, tmp_path / "b.xlsx", "Week 3").read_bytes() == first
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as z:
+        assert b"2025-11-29T00:00:00Z" in z.read("docProps/core.xml")
+
+
 def test_grade_cli_writes_the_summary_and_prints_the_flags(klass, tmp_path, capsys):
     assert main(["grade", str(klass["subs"]), "--keys", str(klass["keys"]), "-o", str(tmp_path / "gb.csv"),
                  "--workers", "1"]) == 0

@@ -23,6 +23,7 @@ from typing import Any
 
 import xlsxwriter
 
+from ..workbook.writer import document_properties
 from .report import _KIND_TEXT
 
 BINS = [f"{10 * i}–{10 * i + 9}%" for i in range(10)] + ["100%"]
@@ -113,6 +114,7 @@ def write_summary(s: dict[str, Any], path: str | os.PathLike[str], title: str = 
     tmp = out.with_name(f".{out.name}.tmp")
     book = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False,
                                           "strings_to_urls": False})
+    book.set_properties(document_properties(title or "Class summary", "gdsheet class summary"))
     bold = book.add_format({"bold": True})
     head = book.add_format({"bold": True, "bottom": 1})
     big = book.add_format({"bold": True, "font_size": 14})
