@@ -77,6 +77,8 @@ def test_cluster_gradebook_equals_the_process_pool_one(folder, cluster, pool_boo
                  progress=True)
     assert book.csv_text() == pool_book.csv_text()
     assert book.workers == 2 and book.files == pool_book.files == 9 + len(HOSTILE)
+    assert book.to_dict()["cluster"].startswith(f"Dask cluster at {cluster.scheduler_address}, up in ")
+    assert pool_book.to_dict()["cluster"] == ""
     statuses = {r["file"]: r["status"] for r in book.rows}
     assert statuses["s05_homework.xlsx"] == "unreadable"
     assert sum(s == "unreadable" for s in statuses.values()) >= len(UNREADABLE) + 1

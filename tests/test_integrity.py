@@ -132,6 +132,16 @@ def test_class_summary_numbers_and_workbook(graded):
     assert json.loads(json.dumps(book.to_dict()))["summary"] == s
 
 
+def test_a_file_nothing_else_names_is_matched_by_its_token(klass, tmp_path):
+    """Renamed, its hidden id and variant edited: only the token still says whose template it was."""
+    src = fill(klass["folder"] / "templates" / "s003.xlsx", tmp_path / "homework final.xlsx")
+    set_meta(set_meta(src, "student", "me"), "variant", None)
+    result = check(src, keys=klass["keys"])
+    assert (result.student, result.matched_by, result.status) == ("s003", "token", "graded")
+    set_meta(src, "token", None)
+    assert check(src, keys=klass["keys"]).status == "unmatched"
+
+
 def test_the_summary_workbook_is_byte_identical_when_written_twice(graded, tmp_path, monkeypatch):
     """With SOURCE_DATE_EPOCH, as every workbook gdsheet writes: no creation time in the file."""
     from gdsheet.classroom.summary import write_summary

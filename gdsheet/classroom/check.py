@@ -43,6 +43,7 @@ from .locate import TableNotFound
 from .report import CheckResult
 from .rubric import Rubric
 from .template import Blank, file_stem
+from .tokens import owner
 
 
 MARGIN_ROWS = 1_000  # rows read beyond an exercise's last row (the table may not start at row 1)
@@ -99,8 +100,10 @@ class Reference:
 def match(keys: Keys, emb: Embedded | None, path: str | os.PathLike[str], student: str | None = None
           ) -> tuple[StudentKey | None, str]:
     """The roster student a submission belongs to, and how it was found: "given", "embedded id",
-    "embedded variant", "file name" — or (None, "").  A file whose name names one roster student
-    and whose hidden sheet names another is the first's (see :mod:`.integrity`)."""
+    "embedded variant", "file name", "token" — or (None, "").  A file whose name names one roster
+    student and whose hidden sheet names another is the first's (see :mod:`.integrity`).  The
+    token comes last: it says whose template the file was built from, which is its submitter's
+    only when nothing else names anybody (a renamed file whose hidden id was edited)."""
     if student is not None:
         return keys.student(student), "given"
     if emb is not None and emb.exercise == keys.exercise:
@@ -116,7 +119,10 @@ def match(keys: Keys, emb: Embedded | None, path: str | os.PathLike[str], studen
             if len(hits) == 1:
                 return hits[0], "embedded variant"
     hit = match_name(keys, Path(path))
-    return (hit, "file name") if hit is not None else (None, "")
+    if hit is not None:
+        return hit, "file name"
+    who = owner(keys, emb.more.get("token")) if emb is not None and emb.exercise == keys.exercise else None
+    return (keys.student(who), "token") if who is not None else (None, "")
 
 
 def match_name(keys: Keys, path: Path) -> StudentKey | None:

@@ -127,7 +127,7 @@ class Gradebook:
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "seconds": round(self.seconds, 3), "workers": self.workers,
-                "counts": self.counts, "duplicates": self.duplicates, "missing": self.missing,
+                "cluster": self.cluster, "counts": self.counts, "duplicates": self.duplicates, "missing": self.missing,
                 "ignored": self.ignored, "summary": self.stats, "rows": self.rows}
 
 
