@@ -7,7 +7,8 @@ is a handful of *columns*, each one formula shape filled down, and most columns
 only read cells that are known before them (``f(x_k)`` reads ``x_k``): those
 are computed with numpy for all rows at once.  Measured on this project's
 2-core machine (``evaluate`` alone, columns vs cells): the 100k-row quadratic
-0.31 s vs 1.15 s, the minimal example 0.53 s vs 4.08 s.
+0.09 s vs 1.15 s, the minimal example 0.04 s vs 4.08 s, the 2→3→2 network at
+100 observations × 1000 iterations (1.7 million formula cells) 0.65 s.
 
 Exactness: this is an optimisation, never a second semantics.  A column is
 taken here only when its formula uses ``+ - * / ^``, unary minus, percent,
