@@ -101,6 +101,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     tolerance: str = DEFAULT.describe()
     sheet_names: list[str] = field(default_factory=list, repr=False)
+    tiny_powers: int = field(default=0, repr=False)  # LibreOffice #NUM! in a cell with a power
+
 
     def sheet_order(self, sheet: str) -> int:
         if sheet not in self.sheet_names:
@@ -115,6 +117,7 @@ class Report:
         d = asdict(self)
         d["ok"] = self.ok
         d.pop("sheet_names", None)
+        d.pop("tiny_powers", None)
         d["mismatches"] = [_jsonable({k: v for k, v in asdict(m).items() if k != "order"})
                            for m in self.mismatches[:limit]]
         d["params"] = _jsonable(self.params)
@@ -222,6 +225,12 @@ def verify(path: str | os.PathLike[str], engines: Iterable[str] = (), *, evaluat
         for group in _groups(sl):
             _check_group(report, sheet, group, shapes, evaluated, engine_sheets, tolerance,
                          evaluate_formulas, max_listed)
+    if report.tiny_powers:
+        report.notes.append(
+            f"{report.tiny_powers} of the differences are #NUM! from LibreOffice (or cached by it) in a "
+            "cell with a power, where numpy has a number: LibreOffice's ^ and POWER give #NUM! once the "
+            "result is below 2.2e-308 (Excel shows 0, Gnumeric the number), which a long run of "
+            "(1 − 2aη)^k, β^k or γ^k reaches")
     # sheet order, then row, column and source: the first line names the first broken cell
     report.mismatches.sort(key=lambda m: m.order)
     return report
@@ -346,6 +355,10 @@ def _check_group(report: Report, sheet: Any, g: _Group, shapes: "_Shapes", evalu
 def _record(report: Report, sheet: str, row: int, col: int, source: str, expected: Any, found: Any,
             formula: Any, g: _Group, priority: int, max_listed: int) -> None:
     report.mismatch_count += 1
+    if source in ("libreoffice", "cached") and isinstance(found, ExcelError) and str(found) == "#NUM!" \
+            and isinstance(expected, (float, np.floating)) and math.isfinite(expected) \
+            and ("^" in g.template or "POWER(" in g.template.upper()):
+        report.tiny_powers += 1
     if len(report.mismatches) < max_listed:
         m = Mismatch(f"{_quote(sheet)}!{_a1(row, col)}", source, _py(expected), _py(found),
                      _text_at(formula, row, col),

@@ -341,6 +341,29 @@ def test_engine_recomputes_typed_and_error_cells(tmp_path, engine):
 
 @pytest.mark.engine
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_power_below_the_smallest_normal_double(tmp_path, engine):
+    """Measured: LibreOffice's ^ and POWER give #NUM! once the result is below 2.2e-308 (0.8^3180
+    is 6.7e-309), though EXP and * of the same size are numbers; Gnumeric gives the number, as
+    Python does.  A long run of (1 − 2aη)^k, β^k or γ^k meets it; verify explains it in a note."""
+    require_engine(engine)
+    src = tmp_path / "tiny.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("Iter")
+    for row, formula in enumerate(["=0.8^3100", "=0.8^3180", "=POWER(0.8,3180)", "=EXP(-720)", "=1E-300*1E-10"]):
+        ws.write_formula(row, 0, formula, None, WRONG)
+    wb.close()
+    ws = openpyxl.load_workbook(recalculate(src, engine, tmp_path / "out"), data_only=True)["Iter"]
+    got = [ws.cell(r, 1).value for r in range(1, 6)]
+    assert got[0] == pytest.approx(0.8**3100, rel=1e-13)
+    assert got[3] == pytest.approx(math.exp(-720), rel=1e-9) and got[4] == pytest.approx(1e-310, rel=1e-9)
+    if engine == "libreoffice":
+        assert got[1:3] == ["#NUM!", "#NUM!"]
+    else:
+        assert got[1:3] == [pytest.approx(0.8**3180, rel=1e-9)] * 2
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("engine", ENGINES)
 def test_input_file_unchanged(tmp_path, engine):
     require_engine(engine)
     src = tmp_path / "rec.xlsx"

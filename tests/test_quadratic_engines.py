@@ -72,6 +72,24 @@ def test_rate_comparison_in_engine(rates_workbook, engine):
     assert report.ok, report.text()
 
 
+@pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
+def test_a_long_run_meets_libreoffices_power_underflow(tmp_path, engine):
+    """(1 − 2aη)^k = 0.8^k drops below 2.2e-308 at k = 3175: LibreOffice's ^ shows #NUM! in the
+    closed-form column from there on (tests/test_engines.py pins the rule), Gnumeric the number;
+    verify names those cells and says why in a note."""
+    require_engine(engine)
+    report = verify(generate("quadratic", tmp_path / "long.xlsx", steps=3300), [engine])
+    if engine == "gnumeric":
+        assert report.ok, report.text()
+        return
+    cells = {m.cell for m in report.mismatches}
+    assert report.mismatch_count == len(cells) == 3300 - 3175 + 1
+    assert min(cells, key=lambda c: int(c[len("Iterations!G"):])) == "Iterations!G3177"  # k = 3175: row k + 2
+    assert {m.source for m in report.mismatches} == {"libreoffice"}
+    assert any(n.startswith(f"{report.mismatch_count} of the differences are #NUM! from LibreOffice")
+               for n in report.notes)
+
+
 def test_learning_rate_changed_then_recalculated_in_libreoffice(tmp_path):
     """Change the learning-rate cell with openpyxl; LibreOffice recalculates the table for the new rate."""
     require_engine("libreoffice")
