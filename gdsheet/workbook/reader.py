@@ -191,32 +191,57 @@ class _ReadAhead:
     last: zlib and crc32 release the GIL, the regular expressions do not, so on two cores
     inflating costs little wall time (measured, ``read_workbook`` best of 3: the 2→3→2 network
     at 100 observations × 1000 iterations, a 130 MB sheet, 0.99 s -> 0.89 s; the 100,000-row
-    quadratic 0.32 s -> 0.24 s).  One block ahead at most; leaving the ``with``
-    waits for the block in flight, so the member is never closed under the thread."""
+    quadratic 0.32 s -> 0.24 s).  One block ahead at most; leaving the ``with`` waits for the
+    block in flight, so the member is never closed under the thread.
+
+    No thread under an address-space limit (``RLIMIT_AS``, the grader's per-file memory
+    limit): there a thread that cannot get its stack can leave ``Thread.start()`` waiting
+    forever (measured: a Dask worker's child at a 4 MB limit hung until its 60 s time limit,
+    where reading in one thread fails at once with "needs more memory").  Then, or when a
+    thread cannot be started, blocks are read in this thread."""
 
     def __init__(self, fh: Any, size: int = STREAM_BYTES) -> None:
         self.fh, self.size = fh, size
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdsheet-inflate")
+        self.pool: ThreadPoolExecutor | None = None
         self.next: Future[bytes] | None = None
 
     def __enter__(self) -> "_ReadAhead":
-        self.next = self.pool.submit(self.fh.read, self.size)
+        if _threads_allowed():
+            try:
+                self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gdsheet-inflate")
+                self.next = self.pool.submit(self.fh.read, self.size)
+            except RuntimeError:  # "can't start new thread"
+                self._close()
         return self
 
     def read(self) -> bytes:
-        assert self.next is not None
+        if self.next is None:
+            return self.fh.read(self.size)
         raw = self.next.result()
-        self.next = self.pool.submit(self.fh.read, self.size) if raw else None
+        self.next = self.pool.submit(self.fh.read, self.size) if raw and self.pool is not None else None
         return raw
 
     def __exit__(self, *exc: Any) -> None:
+        self._close()
+
+    def _close(self) -> None:
         if self.next is not None:
             try:
                 self.next.result()
             except Exception:  # noqa: BLE001 - the error that matters is the one leaving the with
                 pass
             self.next = None
-        self.pool.shutdown(wait=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
+def _threads_allowed() -> bool:
+    try:
+        import resource
+    except ImportError:  # not a Unix: no address-space limit to meet
+        return True
+    return resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
 
 
 def _first_row_past(chunk: str, max_row: int) -> int | None:
