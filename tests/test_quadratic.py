@@ -84,3 +84,24 @@ def test_learning_rate_comparison_layout():
     # every run sheet uses the single-run formulas with a sheet-scoped learning_rate
     for sheet in layout.sheets[2:5]:
         assert sheet.local_names["learning_rate"].startswith("=Parameters!$B$")
+
+
+def test_the_about_sheet_warns_where_libreoffice_shows_a_tiny_power_as_an_error(tmp_path):
+    """0.8^k < 2.2e-308 from k = 3175 (LibreOffice's first #NUM!, tests/test_quadratic_engines.py);
+    0.5^1022 is exactly the smallest normal double, so 0.5 starts at 1023."""
+    import openpyxl
+
+    from gdsheet.api import generate
+    from gdsheet.exercises.quadratic import tiny_power_step
+
+    assert tiny_power_step(0.8) == tiny_power_step(-0.8) == 3175
+    assert tiny_power_step(0.5) == 1023 and 0.5**1022 == 2.2250738585072014e-308
+    assert tiny_power_step(0.0) is None and tiny_power_step(1.0) is None and tiny_power_step(-1.5) is None
+
+    def note(**params):
+        ws = openpyxl.load_workbook(generate("quadratic", tmp_path / "q.xlsx", **params))["About"]
+        return [r[1].value for r in ws.iter_rows() if r[0].value == "In LibreOffice"]
+
+    assert note() == [] and note(steps=3174) == []
+    assert "from k = 3175 at η = 0.02 on" in note(steps=3175)[0]
+    assert "k = 1023 at η = 0.05" in note(lrs=[0.001, 0.05], steps=2000)[0]

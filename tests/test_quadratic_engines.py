@@ -77,7 +77,10 @@ def test_a_long_run_meets_libreoffices_power_underflow(tmp_path, engine):
     """(1 − 2aη)^k = 0.8^k drops below 2.2e-308 at k = 3175: LibreOffice's ^ shows #NUM! in the
     closed-form column from there on (tests/test_engines.py pins the rule), Gnumeric the number;
     verify names those cells and says why in a note."""
+    from gdsheet.exercises.quadratic import tiny_power_step
+
     require_engine(engine)
+    assert tiny_power_step(0.8) == 3175  # what the About sheet tells the student
     report = verify(generate("quadratic", tmp_path / "long.xlsx", steps=3300), [engine])
     if engine == "gnumeric":
         assert report.ok, report.text()

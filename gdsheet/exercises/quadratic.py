@@ -19,7 +19,9 @@ or within the documented tolerance.
 
 from __future__ import annotations
 
+import math
 import random
+import sys
 from array import array
 from typing import Any
 
@@ -69,6 +71,18 @@ def _run(a: float, b: float, c: float, x0: float, lr: float, steps: int) -> dict
     for key in ("x", "fx", "grad", "step", "distance"):
         values[key] = np.where(bad, np.nan, values[key])
     return values
+
+
+def tiny_power_step(q: float) -> int | None:
+    """The first k ≥ 1 with 0 < |q^k| < 2.2e-308 (the smallest normal double), where LibreOffice's
+    ``^`` gives #NUM! (tests/test_engines.py), or None when |q| is 0 or at least 1."""
+    m = abs(q)
+    if not 0.0 < m < 1.0:
+        return None
+    k = max(1, int(math.log(sys.float_info.min) / math.log(m)) - 2)
+    while m ** k >= sys.float_info.min:
+        k += 1
+    return k
 
 
 def behaviour(a: float, lr: float) -> str:
@@ -450,6 +464,16 @@ class Quadratic(Exercise):
                 lines[-1] = ("Inputs", "The blue cells on the Parameters sheet are named (coef_a, coef_b, coef_c, "
                                        "x_start, learning_rate and the optimizers' hyperparameters): every "
                                        "optimizer's sheet uses these names.")
+        if any(line[0] == "Closed form" for line in lines):
+            tiny = [(lr, k) for lr in (p["lrs"] or [p["lr"]])
+                    if (k := tiny_power_step(1 - 2 * p["a"] * lr)) is not None and k <= p["steps"]]
+            if tiny:
+                where = ", ".join(f"k = {k} at η = {lr:g}" for lr, k in tiny)
+                lines.append(("In LibreOffice", f"(1 − 2aη)^k drops below 2.2·10⁻³⁰⁸ from {where} on. "
+                                                "LibreOffice's ^ shows #NUM! for so small a result, so its closed-"
+                                                "form column shows #NUM! from there; Excel shows 0 for the power "
+                                                "(the column reads x*), Gnumeric the number. The iterations "
+                                                "themselves are not affected."))
         about.cells.append(Cell(1, 1, "About this workbook", style="title"))
         r = 3
         for k, v in lines:
