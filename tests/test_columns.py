@@ -198,6 +198,10 @@ def _table(formulas: dict[int, str], rows: int = 40, first: dict[int, object] | 
     ({2: "B1+C1", 3: "B2*0.5"}, {2: 1.0, 3: 2.0}),  # a recurrence through two columns
     ({2: "B1+1", 3: "C1-0.1"}, {2: 0.0, 3: 1.0}),  # Excel's zero snap at C11
     ({2: "1E306*A2*A2+1"}, {}),  # overflow under the zero snap: inf + 1 is #NUM!, never 0
+    # sums whose row numbers are computed in the same rounds (not settled): chunk by chunk,
+    # one cell wide, then spans of different lengths (one row at a time)
+    ({2: "SUM(INDEX($C$1:$C$40,C1):INDEX($C$1:$C$40,C1))", 3: "B1+1"}, {2: 1.0, 3: 1.0}),
+    ({2: "SUM(INDEX($A$1:$A$40,1):INDEX($A$1:$A$40,C1))/C1", 3: "B1+1"}, {2: 1.0, 3: 1.0}),
     ({2: "B3+1"}, {}),  # a forward reference: empty cell = 0 at the end
     ({2: "A2*B2"}, {}),  # a cell reading itself: circular
     ({2: "A2*D2", 3: "-A2%"}, {}),  # an empty column read: zeros

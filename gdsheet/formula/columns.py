@@ -290,6 +290,10 @@ class Plan:
                         covered.append((max(lo, h.start), min(hi, h.stop)))
                 self.prereq.extend(_formula_cells(ref.st, ref.col, lo, hi, covered))
 
+    def sheet_of(self, g: Group, sheet: str | None) -> Any:
+        """The sheet a reference of ``g`` names (its own when None)."""
+        return g.st if sheet is None else self.book.view(sheet)
+
     def settled(self, g: Group, node: Node) -> bool:
         """Whether ``node`` (an INDEX row number of ``g``) reads no column the running
         frontier computes, so that its values are final for every row already."""
@@ -297,11 +301,11 @@ class Plan:
             return True
         for n in walk(node):
             if n.__class__ is Ref:
-                st = g.st if n.sheet is None else self.book.view(n.sheet)
+                st = self.sheet_of(g, n.sheet)
                 if (id(st), n.col if n.col_abs else g.col + n.col) in self.live:
                     return False
             elif n.__class__ is Range:
-                st = g.st if n.sheet is None else self.book.view(n.sheet)
+                st = self.sheet_of(g, n.sheet)
                 if any((id(st), c) in self.live for c in range(n.c1, n.c2 + 1)):
                     return False
         return True
@@ -504,7 +508,7 @@ class _Eval:
         A row number that reads no column the current frontier computes (``A2+2``, the
         iteration's row in a network) is computed once for the group's whole range."""
         rng = nd.args[0]
-        st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
+        st = self.plan.sheet_of(self.g, rng.sheet)
         g = self.g
         whole = self._static_rows(nd)
         if whole is not None:
@@ -529,7 +533,7 @@ class _Eval:
         sub = _Eval(self.plan, g, g.start, g.stop)
         idx = _compile(self.plan, g, nd.args[1], False)(sub)
         rng = nd.args[0]
-        st = self.g.st if rng.sheet is None else self.plan.book.view(rng.sheet)
+        st = self.plan.sheet_of(g, rng.sheet)
         if not np.all(np.isfinite(idx)):
             return None  # some row number is not there: chunk by chunk, checked
         return _picks(idx, g.stop - g.start, rng, self.plan.buffer(st, rng.c1))
@@ -548,98 +552,56 @@ class _Eval:
         key = (id(g), id(nd), "sum")
         spec = self.plan.index_cache.get(key, _M)
         if spec is _M:
-            spec = self.plan.index_cache[key] = self._sum_plan(nd)
+            spans = self._spans(nd, whole=True)
+            spec = self.plan.index_cache[key] = None if spans is None else _sum_layout(self.plan, nd.name, spans)
         if spec is None:
             return self._aggregate_chunk(nd)
-        n, off = self.n, self.f - g.start
-        mats = []
-        for lo, ar, bufs in spec:
-            at = lo[off:off + n, None] + ar
-            cols = [b[at] for b in bufs]
-            mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
-        total = _sum_terms(nd.name, mats)
+        total = _sum_terms(nd.name, _gather(spec, self.f - g.start, self.n))
         self.inputs.append(total)
         return total
 
-    def _sum_plan(self, nd: Call) -> list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] | None:
-        """Per argument: buffer position of each group row's first cell, offsets 0..length-1
-        and the column buffers; None when some range moves with cells not settled yet."""
+    def _spans(self, nd: Call, whole: bool) -> list[tuple[Any, int, int, np.ndarray, np.ndarray]] | None:
+        """Per argument of a sum: its sheet, first and last column, and each row's first and
+        last sheet row -- for every row of the group (``whole``; None when a row number is
+        not settled) or for this chunk's rows."""
         g = self.g
-        n = g.stop - g.start
-        spec = []
+        n = g.stop - g.start if whole else self.n
+        spans = []
         for a in nd.args:
             if a.__class__ is Binary:
-                r1, r2 = self._static_rows(a.left), self._static_rows(a.right)
-                if r1 is None or r2 is None:
-                    return None
-                st = g.st if a.left.args[0].sheet is None else self.plan.book.view(a.left.args[0].sheet)
-                st2 = g.st if a.right.args[0].sheet is None else self.plan.book.view(a.right.args[0].sheet)
+                if whole:
+                    r1, r2 = self._static_rows(a.left), self._static_rows(a.right)
+                    if r1 is None or r2 is None:
+                        return None
+                    st, c1 = self.plan.sheet_of(g, a.left.args[0].sheet), a.left.args[0].c1
+                    st2, c2 = self.plan.sheet_of(g, a.right.args[0].sheet), a.right.args[0].c1
+                else:
+                    r1, st, c1 = self.index_rows(a.left)
+                    r2, st2, c2 = self.index_rows(a.right)
                 if st2 is not st:
                     raise Bail
-                lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
-                c1, c2 = sorted((a.left.args[0].c1, a.right.args[0].c1))
+                spans.append((st, min(c1, c2), max(c1, c2), np.minimum(r1, r2), np.maximum(r1, r2)))
             else:
-                st = g.st if a.sheet is None else self.plan.book.view(a.sheet)
-                lo, hi, c1, c2 = np.full(n, a.r1), np.full(n, a.r2), a.c1, a.c2
-            span = hi - lo
-            if n and span.min() != span.max():
-                return None  # rows of different lengths: one at a time
-            ar = np.arange(int(span[0]) + 1 if n else 1)
-            bufs = [self.plan.buffer(st, c) for c in range(c1, c2 + 1)]
-            if n and int(lo.max()) - 1 + int(ar[-1]) >= min(len(b) for b in bufs):
-                raise Bail  # past the sheet's last row: an empty cell
-            spec.append((lo - 1, ar, bufs))
-        if nd.name == "SUMPRODUCT" and len({len(ar) * len(bufs) for _, ar, bufs in spec}) > 1:
-            raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
-        return spec
+                spans.append((self.plan.sheet_of(g, a.sheet), a.c1, a.c2, np.full(n, a.r1), np.full(n, a.r2)))
+        return spans
 
     def _aggregate_chunk(self, nd: Call) -> np.ndarray:
-        n = self.n
-        mats = []
-        for a in nd.args:
-            if a.__class__ is Binary:
-                r1, st, c1 = self.index_rows(a.left)
-                r2, st2, c2 = self.index_rows(a.right)
-                if st2 is not st:
-                    raise Bail
-                lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
-                c1, c2 = min(c1, c2), max(c1, c2)
-            else:
-                st = self.g.st if a.sheet is None else self.plan.book.view(a.sheet)
-                lo, hi, c1, c2 = np.full(n, a.r1), np.full(n, a.r2), a.c1, a.c2
-            span = hi - lo
-            if n and (span.min() != span.max()):
-                return self._aggregate_rows(nd)  # rows of different lengths: one at a time
-            length = int(span[0]) + 1 if n else 1
-            at = (lo - 1)[:, None] + np.arange(length)  # buffer positions, (n, length)
-            cols = []
-            for c in range(c1, c2 + 1):
-                buf = self.plan.buffer(st, c)
-                if n and int(at[:, -1].max()) >= len(buf):
-                    raise Bail  # past the sheet's last row: an empty cell
-                cols.append(buf[at])
-            mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
-        if nd.name == "SUMPRODUCT" and any(m.shape[1] != mats[0].shape[1] for m in mats):
-            raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+        spans = self._spans(nd, whole=False)
+        assert spans is not None
+        spec = _sum_layout(self.plan, nd.name, spans)
+        if spec is None:
+            return self._aggregate_rows(nd, spans)  # rows of different lengths: one at a time
+        mats = _gather(spec, 0, self.n)
         total = _sum_terms(nd.name, mats)
-        waiting = np.zeros(n, dtype=bool)
+        waiting = np.zeros(self.n, dtype=bool)
         for m in mats:
             waiting |= np.isnan(m).any(axis=1)
         self.inputs.append(np.where(waiting, np.nan, 0.0))
         total[waiting] = np.nan
         return total
 
-    def _aggregate_rows(self, nd: Call) -> np.ndarray:
+    def _aggregate_rows(self, nd: Call, spans: list[tuple[Any, int, int, np.ndarray, np.ndarray]]) -> np.ndarray:
         out = np.full(self.n, np.nan)
-        spans = []
-        for a in nd.args:
-            if a.__class__ is Binary:
-                r1, st, c1 = self.index_rows(a.left)
-                r2, _, c2 = self.index_rows(a.right)
-                spans.append((st, min(c1, c2), max(c1, c2), np.minimum(r1, r2), np.maximum(r1, r2)))
-            else:
-                st = self.g.st if a.sheet is None else self.plan.book.view(a.sheet)
-                spans.append((st, a.c1, a.c2, np.full(self.n, a.r1), np.full(self.n, a.r2)))
         for i in range(self.n):
             areas = []
             for st, c1, c2, lo, hi in spans:
@@ -650,6 +612,39 @@ class _Eval:
             out[i] = _aggregate(nd.name, areas)
         self.inputs.append(out)  # NaN from the first row not computable on: waiting
         return out
+
+
+_SumSpec = list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]]
+
+
+def _sum_layout(plan: Plan, name: str, spans: list[tuple[Any, int, int, np.ndarray, np.ndarray]]
+                ) -> _SumSpec | None:
+    """Per argument: the buffer position of each row's first cell, the offsets 0..length-1
+    of its cells and the column buffers -- None when the rows' lengths differ."""
+    spec = []
+    for st, c1, c2, lo, hi in spans:
+        n = len(lo)
+        span = hi - lo
+        if n and span.min() != span.max():
+            return None
+        ar = np.arange(int(span[0]) + 1 if n else 1)
+        bufs = [plan.buffer(st, c) for c in range(c1, c2 + 1)]
+        if n and int(lo.max()) - 1 + int(ar[-1]) >= min(len(b) for b in bufs):
+            raise Bail  # past the sheet's last row: an empty cell
+        spec.append((lo - 1, ar, bufs))
+    if name == "SUMPRODUCT" and len({len(ar) * len(bufs) for _, ar, bufs in spec}) > 1:
+        raise Bail  # SUMPRODUCT of ranges of different sizes: #VALUE!
+    return spec
+
+
+def _gather(spec: _SumSpec, off: int, n: int) -> list[np.ndarray]:
+    """Rows off..off+n-1 of each argument as one (n, cells) matrix, cells row by row."""
+    mats = []
+    for lo, ar, bufs in spec:
+        at = lo[off:off + n, None] + ar
+        cols = [b[at] for b in bufs]
+        mats.append(cols[0] if len(cols) == 1 else np.stack(cols, axis=2).reshape(n, -1))
+    return mats
 
 
 _M = object()
@@ -687,7 +682,7 @@ def _compile(plan: "Plan", g: Group, nd: Node, top: bool = False) -> Callable[[_
         value = float(nd.value)
         return lambda e: value
     if cls is Ref:
-        st = g.st if nd.sheet is None else plan.book.view(nd.sheet)
+        st = plan.sheet_of(g, nd.sheet)
         col = nd.col if nd.col_abs else g.col + nd.col
         row = nd.row
         window = plan.window
