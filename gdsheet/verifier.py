@@ -103,7 +103,6 @@ class Report:
     sheet_names: list[str] = field(default_factory=list, repr=False)
     tiny_powers: int = field(default=0, repr=False)  # LibreOffice #NUM! in a cell with a power
 
-
     def sheet_order(self, sheet: str) -> int:
         if sheet not in self.sheet_names:
             self.sheet_names.append(sheet)

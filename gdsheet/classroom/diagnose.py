@@ -274,16 +274,19 @@ class _Params:
                 if cell.name and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
                         and abs(v) not in (0.0, 1.0):
                     self.values[cell.name.lower()] = float(v)
-        self.cells: dict[tuple[str, int, int], str] = {}
-        for (_, name), text in wb.names.items():
-            if name not in self.values:
-                continue
-            try:
-                node = parse(text)
-            except (FormulaError, ValueError):
-                continue
-            if isinstance(node, Ref) and node.sheet is not None:
-                self.cells[(node.sheet.lower(), node.row, node.col)] = name
+        self.cells: dict[tuple[str, int, int], str] = {
+            (sheet.lower(), row, col): name for _, name, sheet, row, col in cell_names(wb) if name in self.values}
+
+
+def cell_names(wb: Workbook) -> Iterator[tuple[str | None, str, str, int, int]]:
+    """Every defined name that points at one cell of a named sheet: (scope, name, sheet, row, col)."""
+    for (scope, name), text in wb.names.items():
+        try:
+            node = parse(text)
+        except (FormulaError, ValueError):
+            continue
+        if isinstance(node, Ref) and node.sheet is not None:
+            yield scope, name, node.sheet, node.row, node.col
 
 
 class _KeyLiterals:

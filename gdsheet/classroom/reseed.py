@@ -34,7 +34,7 @@ from ..formula.errors import FormulaError
 from ..formula.parser import Number, Ref, parse, quote_sheet, walk
 from ..tolerance import Tolerance
 from ..workbook.model import Sheet, Workbook
-from .diagnose import Diagnosis, _KeyLiterals, diagnose
+from .diagnose import Diagnosis, _KeyLiterals, cell_names, diagnose
 from .locate import Located, student_tables
 from .report import fmt
 from .template import Blank
@@ -226,17 +226,7 @@ def with_inputs(wb: Workbook, layout: Layout, alt: Layout, located: dict[str, Lo
 
 
 def _named_cells(wb: Workbook) -> dict[str, tuple[str, int, int]]:
-    out = {}
-    for (scope, name), text in wb.names.items():
-        if scope is not None:
-            continue
-        try:
-            node = parse(text)
-        except (FormulaError, ValueError):
-            continue
-        if isinstance(node, Ref) and node.sheet is not None:
-            out[name] = (node.sheet, node.row, node.col)
-    return out
+    return {name: (sheet, row, col) for scope, name, sheet, row, col in cell_names(wb) if scope is None}
 
 
 def _py(v: Any) -> Any:

@@ -107,6 +107,18 @@ def _safe(v: Any) -> Any:
     return re.sub(r"_(x[0-9A-Fa-f]+_)", r"-\1", v) if isinstance(v, str) else v
 
 
+def _files_chart(book: Any, sheet: Any, rows: int, title: str, x_name: str) -> None:
+    """A column chart of the sheet's "files" column (B) by its first column (A), rows 2..rows+1."""
+    chart = book.add_chart({"type": "column"})
+    chart.add_series({"name": "files", "categories": [sheet.name, 1, 0, rows, 0],
+                      "values": [sheet.name, 1, 1, rows, 1]})
+    chart.set_title({"name": title})
+    chart.set_x_axis({"name": x_name})
+    chart.set_y_axis({"name": "files"})
+    chart.set_legend({"none": True})
+    sheet.insert_chart("D2", chart, {"x_scale": 1.5, "y_scale": 1.3})
+
+
 def write_summary(s: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
     """Write the class summary workbook (atomically) and return its path."""
     out = Path(path)
@@ -149,14 +161,7 @@ def write_summary(s: dict[str, Any], path: str | os.PathLike[str], title: str = 
     sheet.write_row(0, 0, ["score", "files"], head)
     for i, (label, v) in enumerate(sc["bins"].items(), start=1):
         sheet.write_row(i, 0, [label, v])
-    chart = book.add_chart({"type": "column"})
-    chart.add_series({"name": "files", "categories": ["Scores", 1, 0, len(BINS), 0],
-                      "values": ["Scores", 1, 1, len(BINS), 1]})
-    chart.set_title({"name": "Score distribution"})
-    chart.set_x_axis({"name": "score (% of the maximum)"})
-    chart.set_y_axis({"name": "files"})
-    chart.set_legend({"none": True})
-    sheet.insert_chart("D2", chart, {"x_scale": 1.5, "y_scale": 1.3})
+    _files_chart(book, sheet, len(BINS), "Score distribution", "score (% of the maximum)")
 
     sheet = book.add_worksheet("First mistakes")
     sheet.write_row(0, 0, ["iteration row", "files"], head)
@@ -164,14 +169,7 @@ def write_summary(s: dict[str, Any], path: str | os.PathLike[str], title: str = 
     for i, (k, v) in enumerate(rows.items(), start=1):
         sheet.write_row(i, 0, [int(k), v])
     if rows:
-        chart = book.add_chart({"type": "column"})
-        chart.add_series({"name": "files", "categories": ["First mistakes", 1, 0, len(rows), 0],
-                          "values": ["First mistakes", 1, 1, len(rows), 1]})
-        chart.set_title({"name": "Where students first go wrong"})
-        chart.set_x_axis({"name": "iteration row of the first mistake"})
-        chart.set_y_axis({"name": "files"})
-        chart.set_legend({"none": True})
-        sheet.insert_chart("D2", chart, {"x_scale": 1.5, "y_scale": 1.3})
+        _files_chart(book, sheet, len(rows), "Where students first go wrong", "iteration row of the first mistake")
 
     sheet = book.add_worksheet("Review")
     sheet.set_column(0, 1, 18)

@@ -17,8 +17,8 @@ after it), and ``-0`` (an int zero to JSON, ``-0.0`` to ``float()``) is left to 
 slow path.  Anything else -- ``.5``, ``1E400``, ``inf``, an empty value -- makes
 :func:`parse_floats` return None, and the caller converts one by one as before.
 
-orjson is imported lazily and is optional at run time: without it every call
-returns None.
+orjson is a dependency, but optional at run time: without it every call returns
+None and the numbers are parsed one by one.
 """
 
 from __future__ import annotations

@@ -32,11 +32,11 @@ import posixpath
 import re
 import zipfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import chain, compress
 from operator import itemgetter
 from pathlib import Path
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 from xml.etree.ElementTree import Element
 
