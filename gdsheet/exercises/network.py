@@ -218,10 +218,7 @@ def forward_backward(x: np.ndarray, t: np.ndarray, params: dict[str, np.ndarray]
     if h:
         W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
         Z = _terms(x, W1) + b1
-        MZ = np.abs(x[:, 0:1] * W1[0])
-        for i in range(1, n):
-            MZ = MZ + np.abs(x[:, i:i + 1] * W1[i])
-        MZ = MZ + np.abs(b1)
+        MZ = _terms(ax, np.abs(W1)) + np.abs(b1)  # |x·w| is |x|·|w| to the bit: only signs differ
         A = activate(act, Z)
         S = _slope(act, Z, A)
         MH = np.abs(A) + S * MZ
